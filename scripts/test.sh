@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds every test and runs them: first the full build (all backends
+# found on this machine), then the project's own code under AddressSanitizer + UndefinedBehavior-
+# Sanitizer (LibTorch off there: its prebuilt library is not instrumented).
+# SCORELIFT_SKIP_SANITIZE=1 skips the second pass.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/scripts/install-deps.sh"
+
+"$root/scripts/configure.sh" "$root/build-tests" -DSCORELIFT_BUILD_EXAMPLES=ON -DSCORELIFT_BUILD_BENCHMARKS=ON
+cmake --build "$root/build-tests" -j"$jobs"
+ctest --test-dir "$root/build-tests" --output-on-failure -j"$jobs"
+
+if [[ "${SCORELIFT_SKIP_SANITIZE:-0}" != 1 ]]; then
+  "$root/scripts/configure.sh" "$root/build-sanitize" -DCMAKE_BUILD_TYPE=Debug -DSCORELIFT_SANITIZE=ON \
+    -DSCORELIFT_WITH_TORCH=OFF -DSCORELIFT_WITH_CUDA=OFF -DSCORELIFT_BUILD_EXAMPLES=OFF \
+    -DSCORELIFT_BUILD_BENCHMARKS=OFF -DSCORELIFT_HEADER_CHECK=OFF
+  cmake --build "$root/build-sanitize" -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$root/build-sanitize" --output-on-failure -j"$jobs" -E "^package/"
+fi
+echo "scorelift: all tests passed"

@@ -1,0 +1,14 @@
+// A user's program built against the installed package: computes a row-wise inner product with
+// the Eigen adapter and checks it against the value worked out by hand.
+#include <cstdio>
+#include <scorelift/backends/eigen.hpp>
+
+int main() {
+  using backend = scorelift::eigen_backend<double>;
+  backend::matrix_type x(2, 2);
+  x << 1, 2, 3, 4;
+  const auto norms = backend::row_dot(x, x);  // [1 + 4, 9 + 16]
+  if (norms(0) != 5.0 || norms(1) != 25.0) return 1;
+  std::puts("consumer ok");
+  return 0;
+}
