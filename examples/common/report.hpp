@@ -1,0 +1,101 @@
+// examples/common/report.hpp — what every example shares: a fixed-width table printer, a progress
+// line for long runs, the name of the BLAS library the process runs on, and running a matplotlib
+// script (Debian's /usr/bin/python3) on the JSON an example wrote.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace scorelift::examples {
+
+/// A table printed with columns padded to their widest cell.
+class table {
+ public:
+  explicit table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out = std::cout) const {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows_)
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        if (width.size() <= c) width.push_back(0);
+        width[c] = std::max(width[c], row[c].size());
+      }
+    for (std::size_t r = 0; r < rows_.size(); ++r) {
+      for (std::size_t c = 0; c < rows_[r].size(); ++c)
+        out << (c ? "  " : "") << std::left << std::setw(static_cast<int>(width[c])) << rows_[r][c];
+      out << '\n';
+      if (r == 0) {
+        std::size_t total = 0;
+        for (auto w : width) total += w + 2;
+        out << std::string(total > 2 ? total - 2 : 0, '-') << '\n';
+      }
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+/// "1.23e-02 ± 4.5e-03"-style formatting.
+inline std::string format_number(double value, int precision = 3) {
+  std::ostringstream out;
+  out << std::setprecision(precision) << value;
+  return out.str();
+}
+inline std::string format_mean_std(double mean, double std, int precision = 3) {
+  return format_number(mean, precision) + " ± " + format_number(std, 2);
+}
+
+/// A single progress line, redrawn in place: "[label] step 120/500  loss -1.234  (3.2 s)".
+class progress {
+ public:
+  progress(std::string label, long total) : label_(std::move(label)), total_(total), start_(clock::now()) {}
+  void update(long step, const std::string& detail = "") {
+    const double seconds = std::chrono::duration<double>(clock::now() - start_).count();
+    if (step != total_ && seconds - last_ < 0.25) return;  // redraw at most 4 times a second
+    last_ = seconds;
+    std::fprintf(stderr, "\r[%s] %ld/%ld  %s  (%.1f s)   ", label_.c_str(), step, total_, detail.c_str(), seconds);
+    if (step == total_) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  std::string label_;
+  long total_;
+  clock::time_point start_;
+  double last_ = -1.0;
+};
+
+/// The BLAS shared object this process has mapped (LibTorch's speed on CPU depends on it).
+inline std::string blas_library_in_use() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    if (path.find("libblas") != std::string::npos || path.find("openblas") != std::string::npos ||
+        path.find("libmkl") != std::string::npos || path.find("blis") != std::string::npos)
+      return path;
+  }
+  return "none mapped (no BLAS-backed operation yet, or statically linked)";
+}
+
+/// Runs `python3 <script> <args>` with Debian's interpreter (it has matplotlib); returns success.
+/// Plotting is optional: a missing interpreter or library prints a note instead of failing the run.
+inline bool run_plot_script(const std::string& script, const std::string& args) {
+  const std::string command = "MPLBACKEND=Agg /usr/bin/python3 '" + script + "' " + args;
+  const int rc = std::system(command.c_str());
+  if (rc != 0) std::cerr << "note: plotting failed (" << command << ")\n";
+  return rc == 0;
+}
+
+}  // namespace scorelift::examples
