@@ -4,6 +4,8 @@
 include(ScoreliftComponents)
 
 find_package(Eigen3 3.3 NO_MODULE)
+# zlib reads the gzipped IDX files of the data loaders (scorelift::data).
+find_package(ZLIB QUIET)
 
 if(SCORELIFT_WITH_XTENSOR)
   find_package(xtensor QUIET)
@@ -51,6 +53,9 @@ endif()
 macro(scorelift_define_backend_targets)
   if(TARGET Eigen3::Eigen)
     scorelift_add_component_target(eigen scorelift Eigen3::Eigen)
+  endif()
+  if(TARGET ZLIB::ZLIB)
+    scorelift_add_component_target(data scorelift ZLIB::ZLIB)
   endif()
   if(SCORELIFT_WITH_XTENSOR)
     scorelift_add_component_target(xtensor scorelift xtensor)
