@@ -1,0 +1,165 @@
+// Shared helpers for the objective tests: random host batches, their backend copies, naive
+// reference values written straight from the DESIGN.md formulas, and central finite differences.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "backends_under_test.hpp"
+#include "scorelift/objectives/score_batch.hpp"
+
+namespace scorelift::test {
+
+/// A score_batch's contents on the host (double), indexable by the reference formulas.
+struct host_batch {
+  std::vector<host_matrix> modes;
+  std::optional<host_matrix> target;
+  std::vector<std::vector<double>> divergence;
+  std::optional<std::vector<double>> weights;
+  std::vector<std::vector<double>> signs;
+
+  index_t batch() const { return modes.front().rows; }
+  index_t dim() const { return modes.front().cols; }
+  index_t levels() const { return static_cast<index_t>(modes.size()); }
+};
+
+struct batch_options {
+  index_t batch = 5, dim = 3, levels = 2;
+  bool target = true, weights = false, signs = false, soft_signs = false;
+};
+
+inline host_matrix random_matrix(index_t rows, index_t cols, std::mt19937_64& gen) {
+  std::normal_distribution<double> normal;
+  host_matrix m{rows, cols, std::vector<double>(static_cast<std::size_t>(rows * cols))};
+  for (double& v : m.values) v = normal(gen);
+  return m;
+}
+
+inline std::vector<double> random_vector(index_t n, std::mt19937_64& gen, double low = -1.0, double high = 1.0) {
+  std::uniform_real_distribution<double> uniform(low, high);
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (double& x : v) x = uniform(gen);
+  return v;
+}
+
+inline host_batch random_batch(const batch_options& o, std::mt19937_64& gen) {
+  host_batch h;
+  for (index_t l = 0; l < o.levels; ++l) h.modes.push_back(random_matrix(o.batch, o.dim, gen));
+  if (o.target) {
+    h.target = random_matrix(o.batch, o.dim, gen);
+  } else {
+    for (index_t l = 0; l < o.levels; ++l) h.divergence.push_back(random_vector(o.batch, gen, -2.0, 2.0));
+  }
+  if (o.weights) h.weights = random_vector(o.batch, gen, 0.2, 2.0);
+  if (o.signs) {
+    std::bernoulli_distribution coin;
+    for (index_t l = 0; l < o.levels; ++l) {
+      std::vector<double> s = random_vector(o.batch, gen, 0.3, 1.5);
+      for (double& x : s) x = (coin(gen) ? -1.0 : 1.0) * (o.soft_signs ? x : 1.0);
+      h.signs.push_back(s);
+    }
+  }
+  return h;
+}
+
+/// Backend copies of a host batch, and the score_batch of views over them (owners outlive views).
+template <class B>
+struct backend_batch {
+  std::vector<typename B::matrix_type> modes;
+  std::optional<typename B::matrix_type> target;
+  score_batch<B> batch;
+
+  explicit backend_batch(const host_batch& h) {
+    for (const auto& m : h.modes) modes.push_back(convert<B>::matrix(m));
+    if (h.target) target = convert<B>::matrix(*h.target);
+    for (const auto& m : modes) batch.modes.emplace_back(m);
+    if (target) batch.target.emplace(*target);
+    for (const auto& d : h.divergence) batch.divergence.push_back(convert<B>::vector(d));
+    if (h.weights) batch.weights = convert<B>::vector(*h.weights);
+    for (const auto& s : h.signs) batch.signs.push_back(convert<B>::vector(s));
+  }
+  backend_batch(const backend_batch&) = delete;
+  backend_batch& operator=(const backend_batch&) = delete;
+};
+
+inline double weight_of(const host_batch& h, index_t b) {
+  return h.weights ? (*h.weights)[static_cast<std::size_t>(b)] : 1.0;
+}
+inline double sign_of(const host_batch& h, index_t l, index_t b) {
+  return h.signs.empty() ? 1.0 : h.signs[static_cast<std::size_t>(l)][static_cast<std::size_t>(b)];
+}
+
+/// Central difference of `value(h)` with respect to one scalar of `h` (reached through `entry`).
+/// Every objective here is at most quadratic in any single input scalar, so the central difference
+/// is exact up to rounding; the step only trades rounding against nothing.
+inline double central_difference(host_batch& h, double& entry, const std::function<double(const host_batch&)>& value,
+                                 double step = 1e-3) {
+  const double saved = entry;
+  entry = saved + step;
+  const double plus = value(h);
+  entry = saved - step;
+  const double minus = value(h);
+  entry = saved;
+  return (plus - minus) / (2.0 * step);
+}
+
+/// max |x|, the scale of a gradient tensor for relative comparisons.
+inline double max_abs(const std::vector<double>& v) {
+  double m = 0.0;
+  for (double x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+
+}  // namespace scorelift::test
+
+namespace scorelift::test {
+
+/// Worst relative disagreement between returned gradients and central differences:
+///   max_i |fd_i − g_i| / max(|g_i|, 1e-3 · max_j |g_j|).
+/// Modes are differentiated through their own level's value only (L_l / L: the semi-gradient,
+/// earlier levels held constant inside L_l); target and divergence through the full value.
+template <class B, class Loss>
+struct gradient_check {
+  double modes = 0.0, target = 0.0, divergence = 0.0;
+  std::size_t entries = 0;
+
+  gradient_check(host_batch h, Loss loss) {
+    const backend_batch<B> at(h);
+    const objective_result<B> result = loss(at.batch);
+    const auto levels = static_cast<double>(h.levels());
+    const auto evaluate = [&loss](const host_batch& hh) {
+      const backend_batch<B> moved(hh);
+      return loss(moved.batch);
+    };
+    const auto compare = [this](double& worst, const std::vector<double>& grad, const std::vector<double>& fd) {
+      const double floor = 1e-3 * max_abs(grad) + 1e-300;
+      for (std::size_t i = 0; i < grad.size(); ++i)
+        worst = std::max(worst, std::abs(fd[i] - grad[i]) / std::max(std::abs(grad[i]), floor));
+      entries += grad.size();
+    };
+    for (std::size_t l = 0; l < h.modes.size(); ++l) {
+      const auto level_value = [&](const host_batch& hh) { return evaluate(hh).level_values[l] / levels; };
+      std::vector<double> fd;
+      for (double& x : h.modes[l].values) fd.push_back(central_difference(h, x, level_value));
+      compare(modes, convert<B>::host(result.grad_modes[l]).values, fd);
+    }
+    const auto full_value = [&](const host_batch& hh) { return evaluate(hh).value; };
+    if (h.target) {
+      std::vector<double> fd;
+      for (double& x : h.target->values) fd.push_back(central_difference(h, x, full_value));
+      compare(target, convert<B>::host(*result.grad_target).values, fd);
+    }
+    for (std::size_t l = 0; l < h.divergence.size(); ++l) {
+      std::vector<double> fd;
+      for (double& x : h.divergence[l]) fd.push_back(central_difference(h, x, full_value));
+      compare(divergence, convert<B>::host_vector(result.grad_divergence[l]), fd);
+    }
+  }
+};
+
+}  // namespace scorelift::test
