@@ -1,0 +1,224 @@
+// scorelift/cuda/lifted_kernels.cuh — the lifted residual loss, value and input-gradients, in two
+// passes over memory, written with Thrust so that one source runs on a CUDA GPU (nvcc) and on the
+// CPU (Thrust's CPP/OMP device systems, what the tests run).
+//
+//   pass 1 (transform_reduce over sample × chunk): every work item reads its piece of the rows of
+//          f_1..f_L and t once, forms all partial dots ⟨t, f_l⟩, ⟨f_l, f_k⟩ (k ≤ l), ‖t‖² and adds
+//          them, scaled by w_b κ, into its half's sums (lifted_statistics.cuh). One reduction.
+//   host:  a handful of doubles → value, L_l, c_h, G_h → per-half gradient coefficients.
+//   pass 2 (for_each over sample × chunk): reads f_1..f_L and t once more and writes every
+//          ∂value/∂f_l and ∂value/∂t, carrying the residual ρ_l = t − Σ_{i<l} f̃_i in a register.
+//
+// Memory traffic is 2(L+1) reads + (L+1) writes of B·D scalars, the minimum for a loss whose
+// gradient needs batch statistics of the very rows it scales. A row is cut into chunks so that a
+// GPU (or OpenMP) has B × chunks independent items: contiguous runs on the CPU (caches, SIMD),
+// interleaved lanes on a GPU (neighbouring threads read neighbouring addresses: coalesced).
+#pragma once
+
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/transform_reduce.h>
+
+#include <type_traits>
+#include <utility>
+
+#include "scorelift/cuda/config.cuh"
+#include "scorelift/cuda/lifted_statistics.cuh"
+#include "scorelift/errors.hpp"
+#include "scorelift/objectives/lifted.hpp"
+
+#if defined(__CUDACC__)
+#include <thrust/system/cuda/execution_policy.h>
+#endif
+
+namespace scorelift::fused {
+
+/// How a work item (b, c) walks row b: elements begin(c), begin(c) + step, ... < end(c).
+struct chunking {
+  index_t dim = 0;
+  index_t chunks = 1;  // work items per row
+  index_t stride = 0;  // chunk c starts at c·stride
+  index_t step = 1;
+  index_t span = 0;    // chunk c ends at min(D, c·stride + span)
+
+  SCORELIFT_HOST_DEVICE index_t begin(index_t c) const { return c * stride; }
+  SCORELIFT_HOST_DEVICE index_t end(index_t c) const { return c * stride + span < dim ? c * stride + span : dim; }
+
+  /// Contiguous runs of `length` elements (CPU: one streaming, vectorisable loop per item).
+  static chunking contiguous(index_t dim, index_t length) {
+    return {dim, (dim + length - 1) / length, length, 1, length};
+  }
+  /// `lanes` interleaved items per row: item c reads c, c + lanes, ... (GPU: coalesced loads).
+  static chunking interleaved(index_t dim, index_t lanes) {
+    const index_t n = lanes < dim ? lanes : dim;
+    return {dim, n, 1, n, dim};
+  }
+};
+
+/// Calls visit(j) for every element j of chunk c, with a unit-stride loop when the stride is 1
+/// so that the compiler vectorises it.
+template <class Visit>
+SCORELIFT_HOST_DEVICE void for_chunk(const chunking& ch, index_t c, Visit&& visit) {
+  const index_t end = ch.end(c);
+  if (ch.step == 1) {
+    for (index_t j = ch.begin(c); j < end; ++j) visit(j);
+  } else {
+    for (index_t j = ch.begin(c); j < end; j += ch.step) visit(j);
+  }
+}
+
+/// Pass 1: the sums of one work item.
+template <class Scalar, int Levels>
+struct chunk_statistics {
+  lifted_inputs<Scalar> in;
+  chunking ch;
+
+  SCORELIFT_HOST_DEVICE level_sums<Levels> operator()(index_t item) const {
+    constexpr int pairs = level_sums<Levels>::pairs;
+    const index_t b = item / ch.chunks;
+    const index_t c = item % ch.chunks;
+    const index_t row = b * in.dim;
+
+    double p[Levels] = {};  // ⟨t, f_l⟩ over the chunk
+    double g[pairs] = {};   // ⟨f_l, f_k⟩, k ≤ l
+    double tt = 0.0;        // ‖t‖²
+    for_chunk(ch, c, [&](index_t j) {
+      double f[Levels];
+      for (int l = 0; l < Levels; ++l) f[l] = static_cast<double>(in.modes[l][row + j]);
+      if (in.target != nullptr) {
+        const double t = static_cast<double>(in.target[row + j]);
+        tt += t * t;
+        for (int l = 0; l < Levels; ++l) p[l] += t * f[l];
+      }
+      for (int l = 0; l < Levels; ++l)
+        for (int k = 0; k <= l; ++k) g[pair_index(l, k)] += f[l] * f[k];
+    });
+
+    // Scale by w_b κ and file under the sample's half. ⟨s, f_l⟩ = −div_l is a per-sample term:
+    // the item holding chunk 0 adds it.
+    level_sums<Levels> out{};
+    const int h = b < in.batch / 2 ? 0 : 1;
+    const double w = in.weights != nullptr ? static_cast<double>(in.weights[b]) : 1.0;
+    double kappa[Levels];
+    for (int l = 0; l < Levels; ++l) kappa[l] = in.signs[l] != nullptr ? static_cast<double>(in.signs[l][b]) : 1.0;
+    for (int l = 0; l < Levels; ++l) {
+      const double s_dot_f = in.target == nullptr && c == 0 ? -static_cast<double>(in.divergence[l][b]) : p[l];
+      double residual_dot_f = s_dot_f;  // ⟨r_l, f_l⟩ = ⟨s, f_l⟩ − Σ_{i<l} κ_i ⟨f_i, f_l⟩
+      for (int i = 0; i < l; ++i) residual_dot_f -= kappa[i] * g[pair_index(l, i)];
+      out.alignment[l] = w * residual_dot_f;
+      out.a[h][l] = w * kappa[l] * s_dot_f;
+      for (int k = 0; k <= l; ++k) out.gram[h][pair_index(l, k)] = w * kappa[l] * kappa[k] * g[pair_index(l, k)];
+    }
+    out.target_sq[h] = w * tt;
+    return out;
+  }
+};
+
+/// Pass 2: the gradients of one work item (coefficients: gradient_coefficients in lifted_statistics.cuh).
+template <class Scalar, int Levels>
+struct chunk_gradients {
+  lifted_inputs<Scalar> in;
+  lifted_outputs<Scalar> out;
+  chunking ch;
+  gradient_coefficients<Levels> coef;
+
+  SCORELIFT_HOST_DEVICE void operator()(index_t item) const {
+    const index_t b = item / ch.chunks;
+    const index_t c = item % ch.chunks;
+    const index_t row = b * in.dim;
+    const int h = b < in.batch / 2 ? 0 : 1;
+    const double w = in.weights != nullptr ? static_cast<double>(in.weights[b]) : 1.0;
+
+    Scalar kappa[Levels];
+    Scalar alpha[Levels];  // w κ γ_h: coefficient of ρ_l in ∂/∂f_l and of f_l in ∂/∂t
+    Scalar beta[Levels];   // w κ² δ_h: coefficient of f_l in ∂/∂f_l
+    for (int l = 0; l < Levels; ++l) {
+      const double k = in.signs[l] != nullptr ? static_cast<double>(in.signs[l][b]) : 1.0;
+      kappa[l] = static_cast<Scalar>(k);
+      alpha[l] = static_cast<Scalar>(w * k * coef.gamma[h][l]);
+      beta[l] = static_cast<Scalar>(w * k * k * coef.delta[h][l]);
+      if (c == 0 && out.divergence[l] != nullptr) out.divergence[l][b] = -alpha[l];
+    }
+    const Scalar target_factor = static_cast<Scalar>(w * coef.tau[h]);
+
+    for_chunk(ch, c, [&](index_t j) {
+      Scalar rho = in.target != nullptr ? in.target[row + j] : Scalar(0);
+      Scalar grad_t = target_factor * rho;
+      for (int l = 0; l < Levels; ++l) {
+        const Scalar f = in.modes[l][row + j];
+        out.modes[l][row + j] = alpha[l] * rho + beta[l] * f;
+        grad_t += alpha[l] * f;
+        rho -= kappa[l] * f;  // ρ_{l+1} = ρ_l − κ_l f_l
+      }
+      if (out.target != nullptr) out.target[row + j] = grad_t;
+    });
+  }
+};
+
+namespace detail {
+
+template <class Policy>
+constexpr bool is_cuda_policy() {
+#if defined(__CUDACC__)
+  using P = std::decay_t<Policy>;
+  return std::is_base_of_v<thrust::cuda_cub::execution_policy<P>, P>;
+#else
+  return false;
+#endif
+}
+
+/// Runs visit(std::integral_constant<int, L>{}) for the runtime L: each L is unrolled separately.
+template <class Visit>
+decltype(auto) with_levels(int levels, Visit&& visit) {
+  scorelift::detail::require(levels >= 1 && levels <= max_levels, "fused::lifted_loss", "argument 'modes' has ",
+                             levels, " entries but the fused kernels handle L = 1..", max_levels);
+  switch (levels) {
+    case 1: return visit(std::integral_constant<int, 1>{});
+    case 2: return visit(std::integral_constant<int, 2>{});
+    case 3: return visit(std::integral_constant<int, 3>{});
+    case 4: return visit(std::integral_constant<int, 4>{});
+    case 5: return visit(std::integral_constant<int, 5>{});
+    case 6: return visit(std::integral_constant<int, 6>{});
+    case 7: return visit(std::integral_constant<int, 7>{});
+    default: return visit(std::integral_constant<int, 8>{});
+  }
+}
+
+}  // namespace detail
+
+/// The work split a policy's system prefers (see the header comment).
+template <class Policy>
+chunking default_chunking(const Policy& /*exec*/, index_t dim) {
+  if constexpr (detail::is_cuda_policy<Policy>()) {
+    return chunking::interleaved(dim, 256);
+  } else {
+    return chunking::contiguous(dim, 2048);
+  }
+}
+
+/// Value and gradients of objectives/lifted.hpp's lifted_residual_loss in two passes. Inputs are
+/// trusted (shapes are the caller's business); when a sum comes out non-finite, `finite` is false
+/// and no gradient is written, so the caller can name the offending input.
+template <class Policy, class Scalar>
+lifted_evaluation lifted_loss(const Policy& exec, const lifted_inputs<Scalar>& in, const lifted_outputs<Scalar>& out,
+                              const lifted_options& options, const chunking& ch) {
+  const thrust::counting_iterator<index_t> first(0);
+  const index_t items = in.batch * ch.chunks;
+  return detail::with_levels(in.levels, [&](auto levels) {
+    constexpr int L = decltype(levels)::value;
+    const level_sums<L> sums = thrust::transform_reduce(exec, first, first + items, chunk_statistics<Scalar, L>{in, ch},
+                                                        level_sums<L>{}, add_level_sums<L>{});
+    lifted_evaluation evaluation = evaluate_lifted<L>(sums, in.batch, in.dim, options);
+    if (evaluation.finite)
+      thrust::for_each(exec, first, first + items, chunk_gradients<Scalar, L>{in, out, ch, evaluation.coefficients<L>()});
+    return evaluation;
+  });
+}
+
+template <class Policy, class Scalar>
+lifted_evaluation lifted_loss(const Policy& exec, const lifted_inputs<Scalar>& in, const lifted_outputs<Scalar>& out,
+                              const lifted_options& options = {}) {
+  return lifted_loss(exec, in, out, options, default_chunking(exec, in.dim));
+}
+
+}  // namespace scorelift::fused
