@@ -1,0 +1,223 @@
+// scorelift/torch/objective_functions.hpp — the objectives as `torch::autograd::Function`s.
+//
+// The forward pass runs the generic core (scorelift::lifted_residual_loss, ...) on the detached
+// tensors through `torch_backend`, which returns the value *and* the closed-form gradients with
+// respect to its inputs in one pass; the backward pass only scales those by grad_output. Autograd
+// carries them on: into the networks that produced the modes, and into the divergence terms, whose
+// own graph (double backward, torch/hutchinson.hpp, built with create_graph) reaches the parameters.
+//
+//   modes       [L, B, D]  f_l(x_b), unsigned (or a list of L tensors [B, D], stacked here)
+//   target      [B, D]     Tweedie target t_b = s(x̃_b | x_b) = −ε_b/σ_b          (DSM, LDSE), xor
+//   divergence  [L, B]     tr ∇ₓ f_l(x_b), exact or Hutchinson                     (ISM, SSM-VR, LSE)
+//   weights     [B]        optional per-sample weights w_b
+//   signs       [L] or [L, B]  optional κ (one per level, or per sample for per-noise-level signs)
+//
+// The backward is first-order only (the saved gradients are constants): differentiating the loss's
+// gradient again is not supported, and no objective here needs it.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scorelift/backends/torch.hpp"
+#include "scorelift/errors.hpp"
+#include "scorelift/objectives/lifted.hpp"
+#include "scorelift/objectives/score_batch.hpp"
+#include "scorelift/torch/fused_dispatch.hpp"
+
+namespace scorelift::torch_ext {
+
+/// What an objective reads besides the modes (see the table above).
+struct objective_inputs {
+  torch::Tensor target{};
+  torch::Tensor divergence{};
+  torch::Tensor weights{};
+  torch::Tensor signs{};
+};
+
+struct objective_output {
+  torch::Tensor loss;                      // 0-dim, differentiable in modes and target / divergence
+  std::vector<double> level_values;        // L_l (loss = their mean)
+  std::vector<double> residual_alignment;  // mean_b w_b ⟨r_l(x_b), f_l(x_b)⟩: the sign tracker's input
+};
+
+namespace detail {
+
+/// The tensors of one call after validation: signs broadcast to [L, B], divergence as [L, B].
+struct prepared_inputs {
+  torch::Tensor source;  // target [B, D] or divergence [L, B]
+  bool has_target = false;
+  torch::Tensor weights;
+  torch::Tensor signs;
+};
+
+/// Checks rank, dtype, device and shape of every input against `modes`, naming `where`.
+inline prepared_inputs prepare_inputs(const torch::Tensor& modes, const objective_inputs& in, const char* where) {
+  using scorelift::detail::require;
+  using scorelift::detail::tensor_description;
+  require(modes.defined() && modes.dim() == 3, where, "argument 'modes' has shape ",
+          scorelift::detail::tensor_shape_string(modes), " but [L, B, D] was expected");
+  require(modes.size(0) >= 1, where, "argument 'modes' has shape ", scorelift::detail::tensor_shape_string(modes),
+          " (L = 0): at least one mode is needed");
+  require(modes.scalar_type() == torch::kFloat64 || modes.scalar_type() == torch::kFloat32, where,
+          "argument 'modes' (", tensor_description(modes), ") must be float32 or float64");
+  const int64_t levels = modes.size(0), batch = modes.size(1), dim = modes.size(2);
+  const auto check = [&](const torch::Tensor& t, const char* name, std::vector<int64_t> shape) {
+    require(t.scalar_type() == modes.scalar_type() && t.device() == modes.device(), where, "argument '", name, "' (",
+            tensor_description(t), ") must have the dtype and device of 'modes' (", tensor_description(modes), ")");
+    require(t.sizes() == c10::IntArrayRef(shape), where, "argument '", name, "' has shape ",
+            scorelift::detail::tensor_shape_string(t), " but modes has shape ",
+            scorelift::detail::tensor_shape_string(modes), " so ", scorelift::detail::tensor_shape_string(shape),
+            " was expected");
+  };
+
+  prepared_inputs out;
+  require(in.target.defined() != in.divergence.defined(), where,
+          "exactly one of the arguments 'target' and 'divergence' must be given (got ",
+          in.target.defined() ? "both" : "neither", ")");
+  out.has_target = in.target.defined();
+  if (out.has_target) {
+    check(in.target, "target", {batch, dim});
+    out.source = in.target;
+  } else {
+    // A single level may pass its divergence as [B].
+    out.source = (levels == 1 && in.divergence.dim() == 1) ? in.divergence.unsqueeze(0) : in.divergence;
+    check(out.source, "divergence", {levels, batch});
+  }
+  if (in.weights.defined()) {
+    check(in.weights, "weights", {batch});
+    out.weights = in.weights;
+  }
+  if (in.signs.defined()) {
+    if (in.signs.dim() == 1) {
+      check(in.signs, "signs", {levels});
+      out.signs = in.signs.unsqueeze(1).expand({levels, batch});
+    } else {
+      check(in.signs, "signs", {levels, batch});
+      out.signs = in.signs;
+    }
+  }
+  return out;
+}
+
+/// The same stacking for a list of modes: every entry [B, D] like the first.
+inline torch::Tensor stack_modes(const std::vector<torch::Tensor>& modes, const char* where) {
+  scorelift::detail::require(!modes.empty(), where, "argument 'modes' is empty (L = 0): at least one mode is needed");
+  for (std::size_t l = 0; l < modes.size(); ++l)
+    scorelift::detail::require(modes[l].defined() && modes[l].dim() == 2 && modes[l].sizes() == modes[0].sizes() &&
+                                   modes[l].scalar_type() == modes[0].scalar_type() &&
+                                   modes[l].device() == modes[0].device(),
+                               where, "argument 'modes[", l, "]' (", scorelift::detail::tensor_description(modes[l]),
+                               ") must be a [B, D] tensor like modes[0] (",
+                               scorelift::detail::tensor_description(modes[0]), ")");
+  return torch::stack(modes);
+}
+
+/// The score_batch the core reads: views of the detached tensors, no copies.
+template <class Scalar>
+score_batch<torch_backend<Scalar>> make_batch(const torch::Tensor& modes, const prepared_inputs& in) {
+  score_batch<torch_backend<Scalar>> batch;
+  for (int64_t l = 0; l < modes.size(0); ++l) {
+    batch.modes.push_back(modes.select(0, l));
+    if (!in.has_target) batch.divergence.push_back(in.source.select(0, l));
+    if (in.signs.defined()) batch.signs.push_back(in.signs.select(0, l));
+  }
+  if (in.has_target) batch.target = in.source;
+  if (in.weights.defined()) batch.weights = in.weights;
+  return batch;
+}
+
+/// The core's lifted residual loss, with the fused CUDA path tried first.
+struct lifted_objective {
+  static constexpr const char* name = "lifted_residual_loss";
+  lifted_options options;
+
+  template <class Scalar>
+  objective_result<torch_backend<Scalar>> operator()(const torch::Tensor& modes,
+                                                    const score_batch<torch_backend<Scalar>>& batch) const {
+    if (auto fused = try_fused_lifted<Scalar>(modes, batch, options)) return std::move(*fused);
+    return scorelift::lifted_residual_loss(batch, options);
+  }
+};
+
+/// Non-tensor arguments of the Function: autograd passes them through untouched.
+template <class Objective>
+struct call_constants {
+  Objective objective;
+  prepared_inputs inputs;  // `source` is also passed as a tensor argument so autograd sees it
+};
+
+template <class Objective>
+struct objective_function : torch::autograd::Function<objective_function<Objective>> {
+  /// Returns {loss (0-dim), statistics [3, L] (value; level values; residual alignments), the latter
+  /// non-differentiable}.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& modes,
+                                                const torch::Tensor& source, const call_constants<Objective>& call) {
+    prepared_inputs inputs = call.inputs;
+    inputs.source = source;
+    // Runs the core in the modes' precision, keeps the gradients for backward and returns the value
+    // with the per-level statistics as a [3, L] double tensor (row 0 holds the value, repeated).
+    const auto run = [&]<class Scalar>() {
+      const auto batch = make_batch<Scalar>(modes, inputs);
+      const auto result = call.objective.template operator()<Scalar>(modes, batch);
+      ctx->saved_data["grad_modes"] = torch::stack(result.grad_modes);
+      ctx->saved_data["grad_source"] = inputs.has_target ? *result.grad_target : torch::stack(result.grad_divergence);
+      const auto levels = static_cast<int64_t>(result.level_values.size());
+      auto statistics = torch::empty({3, levels}, torch::kFloat64);
+      auto table = statistics.accessor<double, 2>();
+      for (int64_t l = 0; l < levels; ++l) {
+        table[0][l] = result.value;
+        table[1][l] = result.level_values[static_cast<std::size_t>(l)];
+        table[2][l] = result.residual_alignment[static_cast<std::size_t>(l)];
+      }
+      return statistics;
+    };
+    const torch::Tensor statistics = modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
+                                                                         : run.template operator()<float>();
+    const auto loss = torch::scalar_tensor(statistics[0][0].item<double>(), modes.options());
+    ctx->mark_non_differentiable({statistics});
+    return {loss, statistics};
+  }
+
+  /// d loss / d input = grad_output · (closed-form gradient saved by forward).
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto& g = grad_outputs[0];
+    return {g * ctx->saved_data["grad_modes"].toTensor(), g * ctx->saved_data["grad_source"].toTensor(),
+            torch::Tensor()};
+  }
+};
+
+/// Validates, runs the Function and unpacks its statistics.
+template <class Objective>
+objective_output apply_objective(const torch::Tensor& modes, const objective_inputs& in, const Objective& objective) {
+  const prepared_inputs inputs = prepare_inputs(modes, in, Objective::name);
+  const torch::autograd::variable_list outputs =
+      objective_function<Objective>::apply(modes, inputs.source, call_constants<Objective>{objective, inputs});
+  const torch::Tensor statistics = outputs[1];
+  objective_output out{outputs[0], {}, {}};
+  for (int64_t l = 0; l < statistics.size(1); ++l) {
+    out.level_values.push_back(statistics[1][l].item<double>());
+    out.residual_alignment.push_back(statistics[2][l].item<double>());
+  }
+  return out;
+}
+
+}  // namespace detail
+
+/// Lifted residual loss (LSE with `divergence`, LDSE with `target`) of modes [L, B, D]: mean over
+/// levels of −c_A c_B + ½ G_A G_B (objectives/lifted.hpp), with the closed-form semi-gradient.
+inline objective_output lifted_residual_loss(const torch::Tensor& modes, const objective_inputs& inputs,
+                                             const lifted_options& options = {}) {
+  return detail::apply_objective(modes, inputs, detail::lifted_objective{options});
+}
+/// The same with the L modes given as a list of [B, D] tensors.
+inline objective_output lifted_residual_loss(const std::vector<torch::Tensor>& modes, const objective_inputs& inputs,
+                                             const lifted_options& options = {}) {
+  return lifted_residual_loss(detail::stack_modes(modes, "lifted_residual_loss"), inputs, options);
+}
+
+}  // namespace scorelift::torch_ext
