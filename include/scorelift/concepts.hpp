@@ -17,6 +17,7 @@
 
 #include <concepts>
 #include <string>
+#include <vector>
 
 #include "scorelift/errors.hpp"
 
@@ -59,6 +60,16 @@ concept Backend =
       { B::all_finite_vector(v) } -> std::convertible_to<bool>;
       { B::gaussian(n, n, gen, m) } -> std::same_as<typename B::matrix_type>;
       { B::rademacher(n, n, gen, m) } -> std::same_as<typename B::matrix_type>;
+    };
+
+/// Optional capability: per-sample vectors copied to and from host memory (doubles). Only what must
+/// be decided per sample on the host needs it — sphere probes (a square root per row) and
+/// per-noise-level signs (a table lookup per sample); everything else uses `Backend` alone.
+template <class B>
+concept HostVectorBackend =
+    Backend<B> && requires(const std::vector<double>& host, const typename B::vector_type& v, typename B::matrix_view like) {
+      { B::vector_from_host(host, like) } -> std::same_as<typename B::vector_type>;  // dtype/device of like
+      { B::vector_to_host(v) } -> std::same_as<std::vector<double>>;
     };
 
 /// The scalar type of a backend.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "scorelift/concepts.hpp"
 #include "scorelift/errors.hpp"
@@ -62,6 +63,11 @@ struct eigen_backend {
   }
   static matrix_type zeros_like(const matrix_view& m) { return matrix_type::Zero(m.rows(), m.cols()); }
 
+  static vector_type vector_from_host(const std::vector<double>& host, const matrix_view& /*like*/) {
+    return Eigen::Map<const Eigen::VectorXd>(host.data(), static_cast<index_t>(host.size())).template cast<Scalar>();
+  }
+  static std::vector<double> vector_to_host(const vector_type& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+
   static bool all_finite(const matrix_view& m) { return m.allFinite(); }
   static bool all_finite_vector(const vector_type& v) { return v.allFinite(); }
 
@@ -89,5 +95,6 @@ struct eigen_backend {
 
 static_assert(Backend<eigen_backend<double>>);
 static_assert(Backend<eigen_backend<float>>);
+static_assert(HostVectorBackend<eigen_backend<double>>);
 
 }  // namespace scorelift

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xtensor.hpp>
@@ -92,6 +93,13 @@ struct xtensor_backend {
     return xt::zeros<Scalar>({static_cast<std::size_t>(m.rows), static_cast<std::size_t>(m.cols)});
   }
 
+  static vector_type vector_from_host(const std::vector<double>& host, const matrix_view& /*like*/) {
+    vector_type v = xt::empty<Scalar>({host.size()});
+    for (std::size_t i = 0; i < host.size(); ++i) v(i) = static_cast<Scalar>(host[i]);
+    return v;
+  }
+  static std::vector<double> vector_to_host(const vector_type& v) { return std::vector<double>(v.begin(), v.end()); }
+
   static bool all_finite(const matrix_view& m) { return xt::all(xt::isfinite(m.expression())); }
   static bool all_finite_vector(const vector_type& v) { return xt::all(xt::isfinite(v)); }
 
@@ -120,5 +128,6 @@ struct xtensor_backend {
 
 static_assert(Backend<xtensor_backend<double>>);
 static_assert(Backend<xtensor_backend<float>>);
+static_assert(HostVectorBackend<xtensor_backend<double>>);
 
 }  // namespace scorelift
