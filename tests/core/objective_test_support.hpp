@@ -163,3 +163,67 @@ struct gradient_check {
 };
 
 }  // namespace scorelift::test
+
+#include <Eigen/Dense>
+
+namespace scorelift::test {
+
+inline host_matrix to_host(const Eigen::MatrixXd& m) {
+  host_matrix h{m.rows(), m.cols(), std::vector<double>(static_cast<std::size_t>(m.size()))};
+  for (index_t r = 0; r < m.rows(); ++r)
+    for (index_t c = 0; c < m.cols(); ++c) h(r, c) = m(r, c);
+  return h;
+}
+
+/// p = N(μ, Σ) with a known score s(x) = −Σ⁻¹(x − μ), and a linear model f(x) = W x + b: the
+/// closed forms the statistical tests compare against.
+struct gaussian_linear_problem {
+  Eigen::VectorXd mu;
+  Eigen::MatrixXd chol;       // Σ = chol cholᵀ
+  Eigen::MatrixXd sigma;
+  Eigen::MatrixXd precision;  // Σ⁻¹
+  Eigen::MatrixXd w;
+  Eigen::VectorXd bias;
+
+  static gaussian_linear_problem random(index_t d, std::mt19937_64& gen) {
+    gaussian_linear_problem p;
+    const auto normal = [&gen](index_t r, index_t c) {
+      std::normal_distribution<double> z;
+      return Eigen::MatrixXd(Eigen::MatrixXd::NullaryExpr(r, c, [&] { return z(gen); }));
+    };
+    p.mu = normal(d, 1);
+    p.chol = normal(d, d) * 0.3;
+    p.chol.diagonal().array() += 1.0;  // well conditioned
+    p.sigma = p.chol * p.chol.transpose();
+    p.precision = p.sigma.inverse();
+    p.w = normal(d, d) * 0.5;
+    p.bias = normal(d, 1) * 0.5;
+    return p;
+  }
+  index_t dim() const { return mu.size(); }
+  /// n samples, one per row.
+  Eigen::MatrixXd sample(index_t n, std::mt19937_64& gen) const {
+    std::normal_distribution<double> z;
+    const Eigen::MatrixXd noise = Eigen::MatrixXd::NullaryExpr(n, dim(), [&] { return z(gen); });
+    return (noise * chol.transpose()).rowwise() + mu.transpose();
+  }
+  Eigen::MatrixXd model(const Eigen::MatrixXd& x) const { return (x * w.transpose()).rowwise() + bias.transpose(); }
+  Eigen::MatrixXd score(const Eigen::MatrixXd& x) const { return -(x.rowwise() - mu.transpose()) * precision; }
+  double trace_w() const { return w.trace(); }
+  /// E‖f(x)‖² = ‖Wμ + b‖² + tr(W Σ Wᵀ).
+  double mean_norm_f() const { return (w * mu + bias).squaredNorm() + (w * sigma * w.transpose()).trace(); }
+};
+
+/// Mean and standard error of K independent replicates.
+struct replicate_mean {
+  double mean = 0.0, standard_error = 0.0;
+  explicit replicate_mean(const std::vector<double>& values) {
+    const auto k = static_cast<double>(values.size());
+    for (double v : values) mean += v / k;
+    double ss = 0.0;
+    for (double v : values) ss += (v - mean) * (v - mean);
+    standard_error = std::sqrt(ss / (k - 1.0) / k);
+  }
+};
+
+}  // namespace scorelift::test

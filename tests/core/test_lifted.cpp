@@ -155,3 +155,95 @@ TEST_CASE_TEMPLATE("lifted halves: an odd batch uses each half's own mean", B, S
   CHECK(g(0, 0) == doctest::Approx(7.0));
   CHECK(g(2, 0) == doctest::Approx(1.5));
 }
+
+namespace {
+
+using scorelift::test::gaussian_linear_problem;
+using scorelift::test::replicate_mean;
+
+/// K replicate batches of n samples of the L = 1 lifted loss for f(x) = W x + b (or f = sign·s).
+enum class lifted_source { exact_divergence, exact_score_target, denoising_target };
+
+template <class B>
+replicate_mean lifted_replicates(const gaussian_linear_problem& p, lifted_source source, std::mt19937_64& gen,
+                                 int replicates = 200, index_t n = 400, double sigma = 0.5) {
+  std::vector<double> values;
+  std::normal_distribution<double> z;
+  for (int k = 0; k < replicates; ++k) {
+    Eigen::MatrixXd x = p.sample(n, gen);
+    host_batch h;
+    if (source == lifted_source::denoising_target) {
+      const Eigen::MatrixXd eps = Eigen::MatrixXd::NullaryExpr(n, p.dim(), [&] { return z(gen); });
+      x += sigma * eps;
+      h.target = scorelift::test::to_host(-eps / sigma);  // t = s(x̃|x) = −ε/σ
+    } else if (source == lifted_source::exact_score_target) {
+      h.target = scorelift::test::to_host(p.score(x));
+    } else {
+      h.divergence.push_back(std::vector<double>(static_cast<std::size_t>(n), p.trace_w()));  // tr ∇f = tr W
+    }
+    h.modes.push_back(scorelift::test::to_host(p.model(x)));
+    const backend_batch<B> bb(h);
+    values.push_back(scorelift::lifted_residual_loss(bb.batch).value);
+  }
+  return replicate_mean(values);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("LSE and LDSE match −(tr W)² + ½(E‖f‖²)² for a linear model on a Gaussian", B,
+                   SCORELIFT_TEST_BACKENDS) {
+  // E[sᵀf] = −E[tr ∇f] = −tr W (Stein), and the product of two independent half-means is unbiased
+  // for the squared expectation, so E[loss] = −(tr W)² + ½ (E‖f‖²)² exactly. Tolerance: 4 standard
+  // errors of 200 replicates (each 400 samples); the standard error itself must be < 3% of the
+  // value, so the comparison has power.
+  std::mt19937_64 gen(21);
+  const auto p = gaussian_linear_problem::random(3, gen);
+  const double expected = -p.trace_w() * p.trace_w() + 0.5 * p.mean_norm_f() * p.mean_norm_f();
+  for (auto source : {lifted_source::exact_divergence, lifted_source::exact_score_target}) {
+    const auto estimate = lifted_replicates<B>(p, source, gen);
+    INFO("source ", static_cast<int>(source), ": ", estimate.mean, " ± ", estimate.standard_error, " vs ", expected);
+    CHECK(std::abs(estimate.mean - expected) < 4.0 * estimate.standard_error);
+    CHECK(estimate.standard_error < 0.03 * std::abs(expected));
+  }
+  // LDSE on x̃ = x + σε with the Tweedie target −ε/σ: E[tᵀf(x̃)] = −tr W, E‖f(x̃)‖² uses Σ + σ²I.
+  const double sigma = 0.5;
+  const double noisy_norm = p.mean_norm_f() + sigma * sigma * p.w.squaredNorm();
+  const double expected_noisy = -p.trace_w() * p.trace_w() + 0.5 * noisy_norm * noisy_norm;
+  const auto estimate = lifted_replicates<B>(p, lifted_source::denoising_target, gen, 200, 400, sigma);
+  INFO("LDSE: ", estimate.mean, " ± ", estimate.standard_error, " vs ", expected_noisy);
+  CHECK(std::abs(estimate.mean - expected_noisy) < 4.0 * estimate.standard_error);
+  CHECK(estimate.standard_error < 0.03 * std::abs(expected_noisy));
+}
+
+TEST_CASE_TEMPLATE("LSE is minimised by ±s: value −½(E‖s‖²)², higher at perturbed f", B, SCORELIFT_TEST_BACKENDS) {
+  // f = ±s is W = ∓Σ⁻¹, b = ±Σ⁻¹μ; E‖s‖² = tr Σ⁻¹ (Fisher information), so the minimum is −½(tr Σ⁻¹)².
+  std::mt19937_64 gen(22);
+  auto p = gaussian_linear_problem::random(3, gen);
+  const double fisher = p.precision.trace();
+  const double minimum = -0.5 * fisher * fisher;
+  const Eigen::MatrixXd perturbation = Eigen::MatrixXd::Identity(3, 3) * 0.15 + p.w * 0.1;
+  std::vector<double> at_optimum_plus, at_optimum_minus, excess;
+  std::mt19937_64 replicate_gen(23);
+  for (int k = 0; k < 200; ++k) {
+    const Eigen::MatrixXd x = p.sample(400, replicate_gen);
+    const auto lse = [&](const Eigen::MatrixXd& w, const Eigen::VectorXd& b) {
+      host_batch h;
+      h.modes.push_back(scorelift::test::to_host((x * w.transpose()).rowwise() + b.transpose()));
+      h.divergence.push_back(std::vector<double>(400, w.trace()));
+      const backend_batch<B> bb(h);
+      return scorelift::lifted_residual_loss(bb.batch).value;
+    };
+    const Eigen::VectorXd b = p.precision * p.mu;
+    at_optimum_plus.push_back(lse(-p.precision, b));
+    at_optimum_minus.push_back(lse(p.precision, -b));
+    excess.push_back(lse(-p.precision + perturbation, b) - at_optimum_plus.back());  // same samples: paired
+  }
+  for (const auto* values : {&at_optimum_plus, &at_optimum_minus}) {
+    const replicate_mean estimate(*values);
+    INFO(estimate.mean, " ± ", estimate.standard_error, " vs ", minimum);
+    CHECK(std::abs(estimate.mean - minimum) < 4.0 * estimate.standard_error);
+  }
+  const replicate_mean paired(excess);
+  INFO("perturbed − optimum: ", paired.mean, " ± ", paired.standard_error);
+  CHECK(paired.mean > 4.0 * paired.standard_error);
+}
