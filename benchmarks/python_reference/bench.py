@@ -97,8 +97,7 @@ def breakdown(args):
         f = model(x)
         if phases == 1:
             return
-        probes = reference.rademacher_like(x, args.probes, step.generator)
-        divergence = reference.hutchinson_divergence(f, x, probes, create_graph=True)
+        divergence = reference.hutchinson_terms(f, x, step.draw(x)[:, 0], create_graph=True)[0].mean(dim=0)
         if phases == 2:
             return
         value = reference.lifted_loss([f], divergence=[divergence], signs=step.signs())[0]
@@ -121,7 +120,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--probes", type=int, default=1)
     parser.add_argument("--sigma", type=float, default=0.1)
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 3072])

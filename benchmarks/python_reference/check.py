@@ -7,6 +7,7 @@ inputs.json (written by benchmarks/training_step/python_agreement.cpp) holds
   "lifted":   cases {modes [L][B][D], target [B][D] | divergence [L][B], signs [L] (number or [B])}
   "training": cases {objective, levels, hidden, depth, x [B][D], probes [M][B][D] | noise [B][D], sigma,
                      signs [L], parameters [L][tensors] as {shape, values (row-major)}}
+            (probes [M][L][B][D]: one probe per level and sample, as scorelift draws them)
 and outputs.json receives, per case, the value and every gradient the reference computes with autograd
 (double precision throughout), for the C++ side to compare with its own. Exit status 77 when this
 interpreter has no torch, which CTest reports as a skipped test.
@@ -62,22 +63,14 @@ def training_case(case):
         with torch.no_grad():
             for p, s in zip(parameters, stored):
                 p.copy_(tensor(s["values"]).reshape(s["shape"]))
-    x = tensor(case["x"])
+    draws = tensor(case["noise"] if case["objective"] == "dsm" else case["probes"])
+    loss, divergences, alignment = reference.evaluate_objective(case["objective"], models, tensor(case["x"]), draws,
+                                                                case["sigma"], case["signs"])
     out = {}
-    if case["objective"] == "dsm":
-        noise = tensor(case["noise"])
-        loss = reference.dsm_loss(models[0](x + case["sigma"] * noise), -noise / case["sigma"])
-    else:
-        x.requires_grad_(True)
-        probes = tensor(case["probes"])
-        modes = [model(x) for model in models]
-        divergences = [reference.hutchinson_divergence(f, x, probes, create_graph=True) for f in modes]
+    if divergences is not None:
         out["divergence"] = [d.tolist() for d in divergences]
-        if case["objective"] == "ssm":
-            loss = reference.ssm_loss(modes[0], divergences[0])
-        else:
-            loss, _, alignment = reference.lifted_loss(modes, divergence=divergences, signs=case["signs"])
-            out["residual_alignment"] = [a.item() for a in alignment]
+    if alignment is not None:
+        out["residual_alignment"] = [a.item() for a in alignment]
     grads = torch.autograd.grad(loss, [p for m in models for p in m.parameters()])
     per_level = len(grads) // levels
     out["loss"] = loss.item()

@@ -32,32 +32,27 @@ def make_mlp(dim, hidden, depth, dtype=torch.float32):
     return nn.Sequential(*layers).to(dtype)
 
 
-def rademacher_like(x, count, generator=None):
-    """`count` probes of x's shape with independent ±1 entries: E[v vᵀ] = I."""
-    bits = torch.randint(0, 2, (count,) + tuple(x.shape), generator=generator, dtype=x.dtype)
-    return bits.mul_(2).sub_(1)
+def hutchinson_terms(f, x, probes, create_graph):
+    """Per-probe Hutchinson terms h_m = v_mᵀ ∇ₓf v_m = v_mᵀ ∇ₓ(v_mᵀ f) and projections p_m = v_mᵀ f.
 
-
-def hutchinson_divergence(f, x, probes, create_graph):
-    """tr ∇ₓf(x_b) ≈ (1/M) Σ_m v_mᵀ ∇ₓ(v_mᵀ f(x_b)), one vector-Jacobian product per probe.
-
-    probes: [M, B, D]. Returns [B]. create_graph keeps the graph so the loss can be differentiated
+    One vector-Jacobian product per probe; E[v vᵀ] = I makes E_v[h] = tr ∇ₓf. probes: [M, B, D];
+    returns ([M, B], [M, B]). create_graph keeps the graph so a loss built on h can be differentiated
     with respect to the parameters (the double backward of sliced score matching)."""
-    total = None
+    terms, projections = [], []
     for v in probes:
         (jacobian_t_v,) = torch.autograd.grad((f * v).sum(), x, create_graph=create_graph, retain_graph=True)
-        term = (jacobian_t_v * v).sum(dim=1)
-        total = term if total is None else total + term
-    return total / probes.shape[0]
+        terms.append((jacobian_t_v * v).sum(dim=1))
+        projections.append((f * v).sum(dim=1))
+    return torch.stack(terms), torch.stack(projections)
 
 
 # ----------------------------------------------------------------------------------------------
 # Objectives. Each returns a scalar tensor; autograd supplies every gradient.
 # ----------------------------------------------------------------------------------------------
 
-def ssm_loss(f, divergence):
-    """J_SSM = mean_b [ v_bᵀ∇f v_b + ½‖f_b‖² ] with the Hutchinson term already averaged over probes."""
-    return (divergence + 0.5 * (f * f).sum(dim=1)).mean()
+def ssm_loss(terms, projections):
+    """Sliced score matching J_SSM = mean_{m,b} [ v_mᵀ∇f(x_b) v_m + ½ (v_mᵀ f(x_b))² ] (Song et al. 2020)."""
+    return (terms + 0.5 * projections * projections).mean()
 
 
 def dsm_loss(f, target):
@@ -113,13 +108,36 @@ def lifted_loss(modes, target=None, divergence=None, signs=None):
 # One training step per objective, the work timed by bench.py.
 # ----------------------------------------------------------------------------------------------
 
+def evaluate_objective(objective, models, x, draws, sigma, signs):
+    """The loss of one step, differentiable in the parameters of `models` (one MLP per level).
+
+    draws: the DSM noise ε [B, D], or Rademacher probes [M, L, B, D] (a probe per level and sample,
+    as scorelift draws them). Returns (loss, divergences [L] of [B] or None, residual alignments or None).
+    """
+    if objective == "dsm":
+        # x̃ = x + σε, Tweedie target t = s(x̃ | x) = −ε/σ.
+        return dsm_loss(models[0](x + sigma * draws), -draws / sigma), None, None
+    x = x.detach().requires_grad_(True)
+    modes, terms, projections = [], [], []
+    for l, model in enumerate(models):
+        modes.append(model(x))
+        h, p = hutchinson_terms(modes[-1], x, draws[:, l], create_graph=True)
+        terms.append(h)
+        projections.append(p)
+    divergences = [h.mean(dim=0) for h in terms]
+    if objective == "ssm":
+        return ssm_loss(terms[0], projections[0]), divergences, None
+    value, _, alignment = lifted_loss(modes, divergence=divergences, signs=signs)
+    return value, divergences, alignment
+
+
 class TrainingStep:
     """Forward, loss, backward and an Adam step of an MLP score model (L networks for lifted).
 
     objective ∈ {"ssm", "dsm", "lse"}; levels is L for "lse" (residual LSE when L > 1) and 1 otherwise.
     Signs follow the EMA tracker of DESIGN.md with β = 0.5 (κ = sgn A, sgn 0 = +1)."""
 
-    def __init__(self, objective, levels=1, dim=2, hidden=128, depth=2, probes=1, sigma=0.1,
+    def __init__(self, objective, levels=1, dim=2, hidden=128, depth=3, probes=1, sigma=0.1,
                  lr=1e-3, beta=0.5, seed=0, dtype=torch.float32):
         torch.manual_seed(seed)
         self.objective, self.probes, self.sigma, self.beta = objective, probes, sigma, beta
@@ -131,22 +149,20 @@ class TrainingStep:
     def signs(self):
         return [1.0 if a >= 0 else -1.0 for a in self.alignment_ema.tolist()]
 
-    def loss(self, x):
+    def draw(self, x):
+        """The random draws of one step: Rademacher probes [M, L, B, D] (a probe per level, as
+        scorelift draws them) or the DSM noise ε [B, D]."""
         if self.objective == "dsm":
-            eps = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
-            f = self.models[0](x + self.sigma * eps)
-            return dsm_loss(f, -eps / self.sigma), None
-        x = x.detach().requires_grad_(True)
-        probes = rademacher_like(x, self.probes, self.generator)
-        modes = [model(x) for model in self.models]
-        divergences = [hutchinson_divergence(f, x, probes, create_graph=True) for f in modes]
-        if self.objective == "ssm":
-            return ssm_loss(modes[0], divergences[0]), None
-        value, _, alignment = lifted_loss(modes, divergence=divergences, signs=self.signs())
-        return value, alignment
+            return torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+        bits = torch.randint(0, 2, (self.probes, len(self.models)) + tuple(x.shape), generator=self.generator,
+                             dtype=x.dtype)
+        return bits.mul_(2).sub_(1)
+
+    def evaluate(self, x, draws):
+        return evaluate_objective(self.objective, self.models, x, draws, self.sigma, self.signs())
 
     def __call__(self, x):
-        loss, alignment = self.loss(x)
+        loss, _, alignment = self.evaluate(x, self.draw(x))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# benchmarks/run_all.sh [build-dir] — the one command behind benchmarks/RESULTS.md's side-by-side
+# section: builds the benchmark programs (Release), checks that the Python reference computes the
+# same values as scorelift, runs every comparison with 1 thread and with all cores, and rewrites
+# the generated part of RESULTS.md (the rest of the file is left alone).
+#
+#   (a) training step (SSM, DSM, LSE, residual LSE L=2): scorelift C++ vs PyTorch in Python
+#   (b) lifted loss forward + backward: scorelift's autograd Function vs the formula in Python
+#   (c) overhead of lifting (LSE/SSM, L=2/L=1), from the runs of (a)
+#   (d) nonparametric estimators vs NumPy/SciPy (benchmarks/nonparametric/run.sh, when present)
+#   and the fused-kernel benchmark of benchmarks/lifted_kernels/ (when built).
+#
+# Environment: SCORELIFT_BENCH_QUICK=1 runs fewer repeats (to try the script; figures are noisier),
+# SCORELIFT_BENCH_PROFILE=0 skips the callgrind profile of the C++ step.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath -m "${1:-$root/build-bench}")
+python=/usr/bin/python3  # Debian's interpreter: python3-torch, numpy, scipy
+results=$build/benchmark_results
+cores=$(nproc)
+threads=(1)
+((cores > 1)) && threads+=("$cores")
+
+protocol=(--warmup 20 --repeats 15 --iterations 20)
+[[ "${SCORELIFT_BENCH_QUICK:-0}" == 1 ]] && protocol=(--warmup 5 --repeats 5 --iterations 10)
+
+echo "== configure and build ($build)"
+"$root/scripts/configure.sh" "$build" -DSCORELIFT_BUILD_TESTS=OFF -DSCORELIFT_BUILD_EXAMPLES=OFF \
+  -DSCORELIFT_HEADER_CHECK=OFF -DSCORELIFT_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$build" -j"$cores"
+bench=$build/benchmarks/training_step_bench
+[[ -x "$bench" ]] || { echo "run_all.sh: $bench was not built (LibTorch missing?)" >&2; exit 1; }
+rm -rf "$results" && mkdir -p "$results"
+cut -d' ' -f1-3 /proc/loadavg >"$results/loadavg.txt"
+
+echo "== agreement: the Python reference computes scorelift's values on fixed inputs"
+"$build/benchmarks/python_agreement" --python "$python" --script "$root/benchmarks/python_reference/check.py" \
+  --work "$results/agreement"
+
+run_pair() {  # run_pair <what> <threads>: the C++ and the Python side of one comparison
+  local what=$1 n=$2 file=${1//-/_}
+  # OpenBLAS keeps its own thread pool, which torch's set_num_threads does not size: left alone, its
+  # idle threads spin (sched_yield) against the measured thread on a 2-core machine.
+  export OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n
+  "$bench" "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_cpp_t$n.json"
+  (cd "$root/benchmarks/python_reference" &&
+    "$python" bench.py "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_py_t$n.json")
+}
+for n in "${threads[@]}"; do
+  echo "== (a)+(c) training step, $n thread(s)"
+  run_pair training-step "$n"
+  echo "== (b) lifted loss forward + backward, $n thread(s)"
+  run_pair lifted-loss "$n"
+  echo "== timing breakdown of the LSE step, $n thread(s)"
+  run_pair breakdown "$n"
+done
+
+if [[ -x "$root/benchmarks/nonparametric/run.sh" ]]; then
+  echo "== (d) nonparametric estimators vs NumPy/SciPy"
+  "$root/benchmarks/nonparametric/run.sh" "$build" 2>&1 | tee "$results/nonparametric.txt"
+else
+  echo "== (d) skipped: benchmarks/nonparametric/run.sh is not there yet"
+fi
+
+for kernels in "$build"/benchmarks/lifted_kernels*; do
+  [[ -x "$kernels" ]] || continue
+  echo "== fused lifted-loss kernels ($(basename "$kernels"))"
+  "$kernels" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>&1 | tee -a "$results/lifted_kernels.txt"
+done
+
+if [[ "${SCORELIFT_BENCH_PROFILE:-1}" == 1 ]] && command -v valgrind >/dev/null; then
+  echo "== callgrind profile of the C++ LSE step (1 thread)"
+  valgrind --tool=callgrind --callgrind-out-file="$results/callgrind.out" "$bench" profile --threads 1 \
+    >/dev/null 2>"$results/callgrind.log"
+  callgrind_annotate --inclusive=yes "$results/callgrind.out" 2>/dev/null |
+    grep -E '^ *[0-9,]+ \(' | head -n 30 | cut -c1-180 >"$results/profile.txt"
+fi
+
+echo "== writing benchmarks/RESULTS.md"
+"$python" "$root/benchmarks/python_reference/write_results.py" "$results" "$root/benchmarks/RESULTS.md" \
+  --threads "${threads[@]}" --command "benchmarks/run_all.sh${1:+ $1}${SCORELIFT_BENCH_QUICK:+ (SCORELIFT_BENCH_QUICK=$SCORELIFT_BENCH_QUICK)}"

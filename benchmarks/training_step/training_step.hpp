@@ -1,0 +1,144 @@
+// benchmarks/training_step/training_step.hpp — one training step of an MLP score model on 2-D data,
+// written the way a scorelift user writes it: a residual stack of MLPs with its sign state
+// (torch/residual_stack.hpp), Hutchinson divergences by double backward (torch/hutchinson.hpp), the
+// objectives as autograd Functions (torch/objective_functions.hpp), and Adam. It is the C++ twin of `TrainingStep` in
+// benchmarks/python_reference/reference.py; both are timed by the side-by-side benchmark and
+// compared value for value by python_agreement.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+// mlp.hpp first: it names scorelift::detail as `detail::`, which the other torch headers'
+// scorelift::torch_ext::detail would shadow if included before it.
+#include "scorelift/torch/mlp.hpp"
+#include "scorelift/torch/hutchinson.hpp"
+#include "scorelift/torch/objective_functions.hpp"
+#include "scorelift/torch/residual_stack.hpp"
+
+namespace scorelift::benchmarks {
+
+enum class objective_kind { ssm, dsm, lifted };
+
+inline std::string objective_name(objective_kind kind) {
+  switch (kind) {
+    case objective_kind::ssm: return "ssm";
+    case objective_kind::dsm: return "dsm";
+    case objective_kind::lifted: return "lse";
+  }
+  return "?";
+}
+
+/// The benchmarked cases, in the order of TRAINING_CASES in bench.py.
+struct step_case {
+  const char* name;
+  objective_kind objective;
+  int64_t levels;
+};
+inline const std::array<step_case, 4> step_cases = {{{"ssm", objective_kind::ssm, 1},
+                                                     {"dsm", objective_kind::dsm, 1},
+                                                     {"lse", objective_kind::lifted, 1},
+                                                     {"residual_lse_L2", objective_kind::lifted, 2}}};
+
+struct step_options {
+  objective_kind objective = objective_kind::lifted;
+  int64_t levels = 1;
+  int64_t dim = 2;
+  int64_t hidden = 128;
+  int64_t depth = 3;
+  int64_t probes = 1;     // M Rademacher probes per sample (SSM, LSE)
+  double sigma = 0.1;     // DSM noise level
+  double lr = 1e-3;
+  double beta = 0.5;      // sign tracker decay
+  uint64_t seed = 0;
+  torch::Dtype dtype = torch::kFloat32;
+};
+
+/// What one evaluation of the objective produced.
+struct step_evaluation {
+  torch::Tensor loss;
+  torch::Tensor divergence;                // [L, B] (SSM, LSE), undefined for DSM
+  std::vector<double> residual_alignment;  // lifted only
+};
+
+/// The score model (a residual stack of L MLPs with its sign state; L = 1 for SSM and DSM), its
+/// Adam optimiser and the generator of the probes and noise.
+class training_step {
+ public:
+  explicit training_step(const step_options& options)
+      : options_(options), stack_(stack_options(options)), generator_(at::detail::createCPUGenerator(options.seed + 1)) {
+    // The networks only: the sign buffer stays float64 (the tracker's state).
+    for (index_t l = 0; l < options.levels; ++l) stack_->network(l)->to(options.dtype);
+    optimizer_ = std::make_unique<torch::optim::Adam>(stack_->parameters(), torch::optim::AdamOptions(options.lr));
+  }
+
+  /// The DSM noise ε [B, D] (drawn here), or undefined: the probes are drawn inside
+  /// hutchinson_divergence from the same generator.
+  torch::Tensor draw(const torch::Tensor& x) {
+    if (options_.objective != objective_kind::dsm) return {};
+    return torch::randn(x.sizes(), generator_, torch::TensorOptions().dtype(x.scalar_type()));
+  }
+
+  /// The objective on batch x (with the DSM noise from draw), differentiable in the parameters.
+  step_evaluation evaluate(const torch::Tensor& x, const torch::Tensor& noise) {
+    step_evaluation out;
+    torch_ext::objective_inputs in;
+    if (options_.objective == objective_kind::dsm) {
+      // x̃ = x + σε, Tweedie target t = s(x̃ | x) = −ε/σ.
+      in.target = noise / (-options_.sigma);
+      out.loss = torch_ext::residual_score_matching_loss(stack_(x + options_.sigma * noise), in).loss;
+      return out;
+    }
+    // All L levels' modes and divergences in one forward and one double-backward pass.
+    torch_ext::hutchinson_options probes;
+    probes.probes = options_.probes;
+    const auto sliced = torch_ext::hutchinson_divergence(stack_, x, probes, generator_, options_.levels);
+    out.divergence = sliced.divergence;
+    if (options_.objective == objective_kind::ssm) {
+      out.loss = torch_ext::sliced_score_matching_loss(sliced.hutchinson.select(1, 0), sliced.projections.select(1, 0));
+      return out;
+    }
+    in.divergence = sliced.divergence;
+    in.signs = stack_->signs(x);
+    auto lifted = torch_ext::lifted_residual_loss(sliced.outputs, in);
+    out.loss = lifted.loss;
+    out.residual_alignment = std::move(lifted.residual_alignment);
+    return out;
+  }
+
+  /// Forward, loss, backward, Adam step and the sign update (no host sync on the loss, like the
+  /// Python twin).
+  void operator()(const torch::Tensor& x) {
+    auto evaluated = evaluate(x, draw(x));
+    optimizer_->zero_grad();
+    evaluated.loss.backward();
+    optimizer_->step();
+    if (!evaluated.residual_alignment.empty()) stack_->update_signs(evaluated.residual_alignment);
+  }
+
+  torch_ext::ResidualStack& stack() { return stack_; }
+  at::Generator& generator() { return generator_; }
+
+ private:
+  static torch_ext::residual_stack_options stack_options(const step_options& options) {
+    torch_ext::residual_stack_options out;
+    out.network.input_dim = out.network.output_dim = options.dim;
+    out.network.hidden = options.hidden;
+    out.network.depth = options.depth;
+    out.levels = options.levels;
+    out.beta = options.beta;
+    torch::manual_seed(options.seed);  // the initial weights
+    return out;
+  }
+
+  step_options options_;
+  torch_ext::ResidualStack stack_;
+  at::Generator generator_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+};
+
+}  // namespace scorelift::benchmarks
