@@ -240,3 +240,48 @@ TEST_CASE("lifted Function rejects bad input with invalid_argument naming the ar
   CHECK_THROWS_WITH_AS(lifted_residual_loss(poisoned, {.target = target}), doctest::Contains("modes[1]' contains NaN"),
                        scorelift::invalid_argument);
 }
+
+TEST_CASE("residual score matching Function (DSM target / ISM divergence) matches autograd of the formula") {
+  // L_l = ½ mean_b w_b ‖f_l − (t − Σ_{i<l} f_i)‖²                    (target)
+  //     = mean_b w_b (½‖f_l‖² + div_l + Σ_{i<l} ⟨f_i, f_l⟩)           (divergence)
+  // with f_i (i < l) detached; loss = mean_l L_l.
+  auto gen = tb::make_generator(16);
+  const int64_t levels = 3, batch = 6, dim = 2;
+  const auto modes = torch::randn({levels, batch, dim}, gen, f64).requires_grad_(true);
+  const auto target = torch::randn({batch, dim}, gen, f64).requires_grad_(true);
+  const auto divergence = torch::randn({levels, batch}, gen, f64).requires_grad_(true);
+  const auto weights = torch::rand({batch}, gen, f64) + 0.5;
+
+  auto with_target = torch::zeros({}, f64), with_divergence = torch::zeros({}, f64);
+  auto earlier = torch::zeros({batch, dim}, f64);
+  for (int64_t l = 0; l < levels; ++l) {
+    with_target = with_target + 0.5 * (weights * (modes[l] - (target - earlier)).pow(2).sum(1)).mean();
+    with_divergence = with_divergence + (weights * (0.5 * modes[l].pow(2).sum(1) + divergence[l] +
+                                                    (earlier * modes[l]).sum(1))).mean();
+    earlier = earlier + modes[l].detach();
+  }
+  with_target = with_target / static_cast<double>(levels);
+  with_divergence = with_divergence / static_cast<double>(levels);
+
+  const auto dsm = scorelift::torch_ext::residual_score_matching_loss(modes, {.target = target, .weights = weights});
+  const auto ism = scorelift::torch_ext::residual_score_matching_loss(modes, {.divergence = divergence, .weights = weights});
+  CHECK(std::abs(dsm.loss.item<double>() - with_target.item<double>()) < 1e-12);
+  CHECK(std::abs(ism.loss.item<double>() - with_divergence.item<double>()) < 1e-12);
+  const auto ours = torch::autograd::grad({dsm.loss + ism.loss}, {modes, target, divergence});
+  const auto theirs = torch::autograd::grad({with_target + with_divergence}, {modes, target, divergence});
+  for (std::size_t k = 0; k < 3; ++k) CHECK(max_abs_difference(ours[k], theirs[k]) < 1e-10);
+}
+
+TEST_CASE("plain sliced score matching Function matches autograd of mean(h + p²/2)") {
+  auto gen = tb::make_generator(17);
+  const auto h = torch::randn({3, 5}, gen, f64).requires_grad_(true);
+  const auto p = torch::randn({3, 5}, gen, f64).requires_grad_(true);
+  const auto loss = scorelift::torch_ext::sliced_score_matching_loss(h, p);
+  const auto reference = (h + 0.5 * p.pow(2)).mean();
+  CHECK(std::abs(loss.item<double>() - reference.item<double>()) < 1e-14);
+  const auto ours = torch::autograd::grad({loss}, {h, p});
+  const auto theirs = torch::autograd::grad({reference}, {h, p});
+  CHECK(max_abs_difference(ours[0], theirs[0]) < 1e-14);
+  CHECK(max_abs_difference(ours[1], theirs[1]) < 1e-14);
+  CHECK_THROWS_AS(scorelift::torch_ext::sliced_score_matching_loss(h, p.narrow(1, 0, 4)), scorelift::invalid_argument);
+}

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scorelift/concepts.hpp"
 #include "scorelift/errors.hpp"
@@ -149,6 +150,15 @@ struct torch_backend {
   }
   static matrix_type zeros_like(const matrix_view& m) { return torch::zeros_like(m); }
 
+  // ---- Host transfers (HostVectorBackend): sign tables and sphere-probe radii live on the host. ----
+  static vector_type vector_from_host(const std::vector<double>& host, const matrix_view& like) {
+    return torch::tensor(host, torch::TensorOptions().dtype(torch::kFloat64)).to(options_like(like));
+  }
+  static std::vector<double> vector_to_host(const vector_type& v) {
+    const auto host = v.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+  }
+
   // ---- Value checks and probe draws. ----
   static bool all_finite(const matrix_view& m) { return torch::isfinite(m).all().template item<bool>(); }
   static bool all_finite_vector(const vector_type& v) { return torch::isfinite(v).all().template item<bool>(); }
@@ -182,7 +192,7 @@ struct torch_backend {
   }
 };
 
-static_assert(Backend<torch_backend<double>>);
-static_assert(Backend<torch_backend<float>>);
+static_assert(HostVectorBackend<torch_backend<double>>);
+static_assert(HostVectorBackend<torch_backend<float>>);
 
 }  // namespace scorelift

@@ -28,7 +28,7 @@ struct mlp_options {
 class MLPImpl : public torch::nn::Module {
  public:
   explicit MLPImpl(const mlp_options& options) : options_(options) {
-    detail::require(options.input_dim >= 1 && options.output_dim >= 1 && options.hidden >= 1 && options.depth >= 1 &&
+    scorelift::detail::require(options.input_dim >= 1 && options.output_dim >= 1 && options.hidden >= 1 && options.depth >= 1 &&
                         options.condition_dim >= 0,
                     "MLP", "options input_dim = ", options.input_dim, ", output_dim = ", options.output_dim,
                     ", hidden = ", options.hidden, ", depth = ", options.depth, ", condition_dim = ",
@@ -47,21 +47,21 @@ class MLPImpl : public torch::nn::Module {
   /// f(x) (unconditional network) or f(x, c) with c of shape [B, condition_dim] ([B] when it is 1).
   /// One `forward` with a default argument: LibTorch's module holder cannot call an overloaded one.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c = {}) {
-    detail::require(x.defined() && x.dim() == 2 && x.size(1) == options_.input_dim, "MLP::forward",
-                    "argument 'x' has shape ", detail::tensor_shape_string(x), " but [B, ", options_.input_dim,
+    scorelift::detail::require(x.defined() && x.dim() == 2 && x.size(1) == options_.input_dim, "MLP::forward",
+                    "argument 'x' has shape ", scorelift::detail::tensor_shape_string(x), " but [B, ", options_.input_dim,
                     "] was expected");
     if (options_.condition_dim == 0) {
-      detail::require(!c.defined(), "MLP::forward", "argument 'c' has shape ", detail::tensor_shape_string(c),
+      scorelift::detail::require(!c.defined(), "MLP::forward", "argument 'c' has shape ", scorelift::detail::tensor_shape_string(c),
                       " but this network has no conditioning input (condition_dim = 0)");
       return run(x);
     }
-    detail::require(c.defined(), "MLP::forward", "this network has condition_dim = ", options_.condition_dim,
+    scorelift::detail::require(c.defined(), "MLP::forward", "this network has condition_dim = ", options_.condition_dim,
                     ": call forward(x, c) with c of shape [B, ", options_.condition_dim, "]");
     const auto condition = c.dim() == 1 ? c.unsqueeze(1) : c;
-    detail::require(condition.dim() == 2 && condition.size(0) == x.size(0) &&
+    scorelift::detail::require(condition.dim() == 2 && condition.size(0) == x.size(0) &&
                         condition.size(1) == options_.condition_dim,
-                    "MLP::forward", "argument 'c' has shape ", detail::tensor_shape_string(c), " but x has shape ",
-                    detail::tensor_shape_string(x), " and condition_dim = ", options_.condition_dim);
+                    "MLP::forward", "argument 'c' has shape ", scorelift::detail::tensor_shape_string(c), " but x has shape ",
+                    scorelift::detail::tensor_shape_string(x), " and condition_dim = ", options_.condition_dim);
     return run(torch::cat({x, condition.to(x.dtype())}, 1));
   }
 

@@ -25,7 +25,9 @@
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/errors.hpp"
 #include "scorelift/objectives/lifted.hpp"
+#include "scorelift/objectives/residual_score_matching.hpp"
 #include "scorelift/objectives/score_batch.hpp"
+#include "scorelift/objectives/sliced_score_matching.hpp"
 #include "scorelift/torch/fused_dispatch.hpp"
 
 namespace scorelift::torch_ext {
@@ -143,6 +145,17 @@ struct lifted_objective {
   }
 };
 
+/// The core's residual ISM / SSM-VR / DSM (sign-free: signs are validated and ignored).
+struct residual_score_matching_objective {
+  static constexpr const char* name = "residual_score_matching_loss";
+
+  template <class Scalar>
+  objective_result<torch_backend<Scalar>> operator()(const torch::Tensor& /*modes*/,
+                                                    const score_batch<torch_backend<Scalar>>& batch) const {
+    return scorelift::residual_score_matching_loss(batch);
+  }
+};
+
 /// Non-tensor arguments of the Function: autograd passes them through untouched.
 template <class Objective>
 struct call_constants {
@@ -206,6 +219,33 @@ objective_output apply_objective(const torch::Tensor& modes, const objective_inp
   return out;
 }
 
+/// Plain SSM from per-probe Hutchinson terms h [M, B] and projections p = vᵀf [M, B].
+struct sliced_function : torch::autograd::Function<sliced_function> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hutchinson,
+                               const torch::Tensor& projections) {
+    const auto run = [&]<class Scalar>() {
+      using B = torch_backend<Scalar>;
+      std::vector<torch::Tensor> h, p;
+      for (int64_t m = 0; m < hutchinson.size(0); ++m) {
+        h.push_back(hutchinson.select(0, m));
+        p.push_back(projections.select(0, m));
+      }
+      const auto result = scorelift::sliced_score_matching_loss<B>(h, p);
+      ctx->saved_data["grad_hutchinson"] = torch::full_like(hutchinson, result.grad_hutchinson);
+      ctx->saved_data["grad_projections"] = torch::stack(result.grad_projections);
+      return result.value;
+    };
+    const double value = hutchinson.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
+                                                                      : run.template operator()<float>();
+    return torch::scalar_tensor(value, hutchinson.options());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto& g = grad_outputs[0];
+    return {g * ctx->saved_data["grad_hutchinson"].toTensor(), g * ctx->saved_data["grad_projections"].toTensor()};
+  }
+};
+
 }  // namespace detail
 
 /// Lifted residual loss (LSE with `divergence`, LDSE with `target`) of modes [L, B, D]: mean over
@@ -218,6 +258,29 @@ inline objective_output lifted_residual_loss(const torch::Tensor& modes, const o
 inline objective_output lifted_residual_loss(const std::vector<torch::Tensor>& modes, const objective_inputs& inputs,
                                              const lifted_options& options = {}) {
   return lifted_residual_loss(detail::stack_modes(modes, "lifted_residual_loss"), inputs, options);
+}
+
+/// Residual ISM (exact `divergence`), SSM-VR (Hutchinson `divergence`) or DSM (`target`) of modes
+/// [L, B, D] (L = 1 is the plain objective): mean over levels of ½ E w‖f_l − r_l‖² (+ const),
+/// objectives/residual_score_matching.hpp.
+inline objective_output residual_score_matching_loss(const torch::Tensor& modes, const objective_inputs& inputs) {
+  return detail::apply_objective(modes, inputs, detail::residual_score_matching_objective{});
+}
+
+/// Plain sliced score matching mean_{m,b}[h_{m,b} + ½ p_{m,b}²] from the per-probe Hutchinson terms
+/// h = vᵀ∇f v and projections p = vᵀf, both [M, B] (torch/hutchinson.hpp returns them).
+inline torch::Tensor sliced_score_matching_loss(const torch::Tensor& hutchinson, const torch::Tensor& projections) {
+  constexpr const char* where = "sliced_score_matching_loss";
+  scorelift::detail::require(hutchinson.defined() && hutchinson.dim() == 2 &&
+                                 (hutchinson.scalar_type() == torch::kFloat64 || hutchinson.scalar_type() == torch::kFloat32),
+                             where, "argument 'hutchinson' (", scorelift::detail::tensor_description(hutchinson),
+                             ") must be a float32 or float64 tensor of shape [M, B]");
+  scorelift::detail::require(projections.defined() && projections.sizes() == hutchinson.sizes() &&
+                                 projections.scalar_type() == hutchinson.scalar_type() &&
+                                 projections.device() == hutchinson.device(),
+                             where, "argument 'projections' (", scorelift::detail::tensor_description(projections),
+                             ") must match 'hutchinson' (", scorelift::detail::tensor_description(hutchinson), ")");
+  return detail::sliced_function::apply(hutchinson, projections);
 }
 
 }  // namespace scorelift::torch_ext
