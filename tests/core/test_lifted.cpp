@@ -247,3 +247,18 @@ TEST_CASE_TEMPLATE("LSE is minimised by ±s: value −½(E‖s‖²)², higher a
   INFO("perturbed − optimum: ", paired.mean, " ± ", paired.standard_error);
   CHECK(paired.mean > 4.0 * paired.standard_error);
 }
+
+TEST_CASE("lifted_residual_loss in float agrees with double to float precision") {
+  using F = scorelift::eigen_backend<float>;
+  std::mt19937_64 gen(77);
+  const host_batch h = scorelift::test::random_batch({9, 6, 3, true, true, true, false}, gen);
+  const backend_batch<F> single(h);
+  const backend_batch<scorelift::eigen_backend<double>> twice(h);
+  const auto rf = scorelift::lifted_residual_loss(single.batch, {true, false});
+  const auto rd = scorelift::lifted_residual_loss(twice.batch, {true, false});
+  CHECK(rf.value == doctest::Approx(rd.value).epsilon(1e-5));
+  const auto gf = scorelift::test::convert<F>::host(rf.grad_modes[2]);
+  const auto gd = scorelift::test::convert<scorelift::eigen_backend<double>>::host(rd.grad_modes[2]);
+  const double scale = scorelift::test::max_abs(gd.values);
+  for (std::size_t i = 0; i < gd.values.size(); ++i) CHECK(std::abs(gf.values[i] - gd.values[i]) < 1e-5 * scale);
+}

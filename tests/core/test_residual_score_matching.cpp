@@ -50,6 +50,7 @@ std::vector<batch_options> sweep() {
   for (index_t levels = 1; levels <= 4; ++levels)
     for (index_t n : {1, 2, 5, 8})
       for (index_t d : {1, 3, 50}) {
+        if (d == 50 && n > 5) continue;  // keep the finite differences cheap
         cases.push_back({n, d, levels, k % 2 == 0, k % 3 != 0, k % 4 == 1, false});
         ++k;
       }

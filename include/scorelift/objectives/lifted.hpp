@@ -67,8 +67,14 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
   const index_t n_b = n - n_a;
   const double size_a = static_cast<double>(n_a);
   const double size_b = static_cast<double>(n_b);
+  const matrix_view like = batch.modes.front();
+  // (mean_A x, mean_B x) of a per-sample vector.
   const auto half_means = [&](const vector_type& per_sample) {
     return std::pair{B::sum(per_sample, 0, n_a) / size_a, B::sum(per_sample, n_a, n) / size_b};
+  };
+  // [b] = y_other / n_own: each half's gradient carries the *other* half's statistic.
+  const auto other_over_own = [&](double y_a, double y_b) {
+    return B::split_filled(n, n_a, y_b / size_a, y_a / size_b, like);
   };
   const auto levels = static_cast<std::size_t>(extents.levels);
   const double dim_scale = options.divide_by_dim_squared ? 1.0 / static_cast<double>(extents.dim * extents.dim) : 1.0;
@@ -88,8 +94,7 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
       const auto [t_a, t_b] = half_means(B::multiply(weights, B::row_dot(target, target)));
       distance_term = 0.5 * t_a * t_b;
       const double total = scale * static_cast<double>(extents.levels);
-      result.grad_target = B::scaled_rows(
-          B::multiply(weights, B::split_filled(n, n_a, total * t_b / size_a, total * t_a / size_b, target)), target);
+      result.grad_target = B::scaled_rows(B::multiply(weights, other_over_own(total * t_a, total * t_b)), target);
     } else {
       result.grad_target = B::zeros_like(target);
     }
@@ -115,9 +120,8 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
 
     // u_b = scale · w_b κ_b · (−c_other / n_own): the coefficient of ρ in ∂/∂f, of f in ∂/∂t,
     // and minus ∂/∂div.
-    const vector_type u = B::multiply(weight_kappa, B::split_filled(n, n_a, -scale * c_b / size_a, -scale * c_a / size_b, f));
-    typename B::matrix_type grad =
-        B::scaled_rows(B::multiply(weight_kappa2, B::split_filled(n, n_a, scale * g_b / size_a, scale * g_a / size_b, f)), f);
+    const vector_type u = B::multiply(weight_kappa, other_over_own(-scale * c_a, -scale * c_b));
+    typename B::matrix_type grad = B::scaled_rows(B::multiply(weight_kappa2, other_over_own(scale * g_a, scale * g_b)), f);
     if (!rho.is_zero()) B::add_scaled_rows(grad, u, rho.view());
     result.grad_modes.push_back(std::move(grad));
     if (result.grad_target) {
