@@ -20,35 +20,34 @@ def score_fields(report, out_dir):
     targets = [t for t in report["targets"] if t["dim"] == 2 and "grid" in t]
     if not targets:
         return
-    columns = 1 + max(len(t["methods"]) for t in targets)
-    fig, axes = plt.subplots(len(targets), columns, figsize=(2.4 * columns, 2.5 * len(targets)), squeeze=False)
-    for row, target in enumerate(targets):
+    columns = 5
+    blocks = [1 + (len(t["methods"])) // columns for t in targets]  # rows per target: truth + methods
+    fig, axes = plt.subplots(sum(blocks), columns, figsize=(2.6 * columns, 2.6 * sum(blocks)), squeeze=False)
+    first_row = 0
+    for target, rows in zip(targets, blocks):
         grid = np.asarray(target["grid"]).reshape(-1, 2)
         samples = np.asarray(target["samples"]).reshape(-1, 2)
-        fields = [("truth", np.asarray(target["true_score"]).reshape(-1, 2))]
-        fields += [(m["name"], np.asarray(m["model_score"]).reshape(-1, 2)) for m in target["methods"]]
-        for col in range(columns):
-            ax = axes[row][col]
+        panels = [("%s: true score" % target["name"], np.asarray(target["true_score"]).reshape(-1, 2))]
+        panels += [("%s\nF = %.3g" % (m["name"], m["fisher_mean"]), np.asarray(m["model_score"]).reshape(-1, 2))
+                   for m in target["methods"]]
+        for k in range(rows * columns):
+            ax = axes[first_row + k // columns][k % columns]
             ax.set_xticks([])
             ax.set_yticks([])
-            if col >= len(fields):
+            if k >= len(panels):
                 ax.axis("off")
                 continue
-            name, field = fields[col]
-            # Arrows normalised to a common length; colour = |s| on a log scale, so directions and
-            # magnitudes are both readable where the score spans orders of magnitude.
+            title, field = panels[k]
+            # Arrows of unit length; colour = log10 |s|, so direction and magnitude both read where
+            # the score spans orders of magnitude.
             norm = np.linalg.norm(field, axis=1) + 1e-12
             ax.scatter(samples[:, 0], samples[:, 1], s=1, c="0.8")
             ax.quiver(grid[:, 0], grid[:, 1], field[:, 0] / norm, field[:, 1] / norm, np.log10(norm),
                       cmap="viridis", scale=30, width=0.006)
-            title = name
-            if col > 0:
-                title += "\nF = %.3g" % target["methods"][col - 1]["fisher_mean"]
-            ax.set_title(title, fontsize=7)
-            if col == 0:
-                ax.set_ylabel(target["name"], fontsize=8)
+            ax.set_title(title, fontsize=8)
+        first_row += rows
     fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "score_fields.png"), dpi=110)
+    fig.savefig(os.path.join(out_dir, "score_fields.png"), dpi=100)
     plt.close(fig)
 
 

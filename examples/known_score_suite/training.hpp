@@ -55,7 +55,7 @@ struct run_config {
   index_t depth = 2;
   index_t probes = 1;
   index_t log_every = 10;
-  double learning_rate = 2e-3;
+  double learning_rate = 5e-3;
   torch::Device device = torch::kCPU;
   torch::Dtype dtype = torch::kFloat32;
 };
