@@ -22,6 +22,8 @@
 #include "scorelift/errors.hpp"
 #include "scorelift/objectives/residual_score_matching.hpp"
 #include "scorelift/objectives/score_batch.hpp"
+#include "scorelift/residual/score_estimate.hpp"
+#include "scorelift/residual/sign_tracker.hpp"
 #include "scorelift/torch/mlp.hpp"
 #include "scorelift/torch/objective_functions.hpp"
 
@@ -42,25 +44,6 @@ inline torch::Tensor hutchinson_divergence(const torch::Tensor& f, const torch::
   }
   return total / static_cast<double>(probes);
 }
-
-/// κ_l = sgn(A_l), A_l ← β A_l + (1 − β) ā_l with ā_l the batch's residual alignment; sgn(0) = +1.
-class level_signs {
- public:
-  level_signs(index_t levels, double decay) : state_(static_cast<std::size_t>(levels), 0.0), decay_(decay) {}
-  void update(const std::vector<double>& alignment) {
-    for (std::size_t l = 0; l < state_.size(); ++l) state_[l] = decay_ * state_[l] + (1.0 - decay_) * alignment[l];
-  }
-  double sign(std::size_t l) const { return state_[l] < 0.0 ? -1.0 : 1.0; }
-  std::vector<double> signs() const {
-    std::vector<double> out;
-    for (std::size_t l = 0; l < state_.size(); ++l) out.push_back(sign(l));
-    return out;
-  }
-
- private:
-  std::vector<double> state_;
-  double decay_;
-};
 
 }  // namespace detail
 
@@ -135,15 +118,12 @@ class parametric_latent_score final : public latent_score_estimator {
     return value;
   }
 
+  /// ŝ = Σ_l κ_l f_l (LSE) or Σ_l f_l (residual SSM: its stack is sign-free, r_{l+1} = r_l − f_l).
   torch::Tensor score(const torch::Tensor& z, const torch::Tensor& context) override {
     torch::NoGradGuard no_grad;
-    torch::Tensor total = torch::zeros_like(z);
-    for (std::size_t l = 0; l < levels_.size(); ++l) {
-      // Residual SSM's stack is sign-free (r_{l+1} = r_l − f_l); LSE's modes carry κ_l.
-      const double sign = options_.objective == score_objective::lse ? signs_.sign(l) : 1.0;
-      total += sign * evaluate(levels_[l], z, context);
-    }
-    return total;
+    std::vector<torch::Tensor> modes;
+    for (auto& net : levels_) modes.push_back(evaluate(net, z, context));
+    return z.scalar_type() == torch::kFloat64 ? signed_sum<double>(modes) : signed_sum<float>(modes);
   }
 
   const parametric_score_options& options() const { return options_; }
@@ -174,6 +154,14 @@ class parametric_latent_score final : public latent_score_estimator {
     torch::autograd::backward(outputs, seeds);
     return result.value;
   }
+  template <class Scalar>
+  torch::Tensor signed_sum(const std::vector<torch::Tensor>& modes) const {
+    using backend = torch_backend<Scalar>;
+    const auto signs = options_.objective == score_objective::lse
+                           ? signs_.signs_for<backend>(modes.front().size(0), modes.front())
+                           : std::vector<torch::Tensor>{};
+    return score_estimate<backend>(modes, signs);
+  }
   torch::Tensor signs_tensor(const torch::Tensor& like) const {
     const auto kappa = signs_.signs();
     return torch::tensor(std::vector<double>(kappa.begin(), kappa.end()), like.options().requires_grad(false));
@@ -182,7 +170,7 @@ class parametric_latent_score final : public latent_score_estimator {
   parametric_score_options options_;
   std::vector<torch_ext::MLP> levels_;
   std::unique_ptr<torch::optim::RMSprop> optimizer_;
-  detail::level_signs signs_;
+  sign_tracker signs_;
 };
 
 }  // namespace scorelift::implicit
