@@ -38,11 +38,13 @@ if(SCORELIFT_WITH_THRUST)
   endif()
 endif()
 
+set(SCORELIFT_CUDA_ARCHITECTURES "80;90" CACHE STRING "GPU architectures of the CUDA translation units (A100, H100)")
 if(SCORELIFT_WITH_CUDA)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
     enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
     message(STATUS "scorelift: nvcc found (${CMAKE_CUDA_COMPILER}) -> CUDA translation units ON")
   else()
     message(STATUS "scorelift: no CUDA compiler -> CUDA translation units OFF")
@@ -67,5 +69,21 @@ macro(scorelift_define_backend_targets)
     # Thrust's CPP device system: the fused kernels run as plain C++ loops, which the tests use.
     thrust_create_target(scorelift_thrust_cpp HOST CPP DEVICE CPP)
     scorelift_add_component_target(thrust scorelift scorelift_thrust_cpp)
+  endif()
+  if(SCORELIFT_WITH_CUDA)
+    # The fused lifted-loss kernels compiled once by nvcc (the toolkit's own Thrust/CUB), callable
+    # from g++-compiled code through scorelift/cuda/lifted_on_stream.cuh. Build tree only.
+    add_library(scorelift_fused_cuda STATIC "${PROJECT_SOURCE_DIR}/include/scorelift/cuda/lifted_on_stream.cu")
+    target_link_libraries(scorelift_fused_cuda PUBLIC scorelift CUDA::cudart)
+    set_target_properties(scorelift_fused_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON
+                          CUDA_ARCHITECTURES "${SCORELIFT_CUDA_ARCHITECTURES}")
+    # -std=c++20 by hand: CMake 3.25 does not know nvcc 13's C++20 flag (CUDA_STANDARD 20 fails).
+    target_compile_options(scorelift_fused_cuda PUBLIC $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>
+      PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra $<$<BOOL:${SCORELIFT_WERROR}>:-Werror=all-warnings>>)
+    if(SCORELIFT_WITH_TORCH AND SCORELIFT_TORCH_HAS_CUDA)
+      # torch/fused_dispatch.hpp hands CUDA tensors to the fused kernels.
+      target_link_libraries(scorelift_torch INTERFACE scorelift_fused_cuda)
+      target_compile_definitions(scorelift_torch INTERFACE SCORELIFT_WITH_FUSED_CUDA=1)
+    endif()
   endif()
 endmacro()

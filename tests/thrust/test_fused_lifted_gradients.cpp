@@ -156,7 +156,7 @@ TEST_CASE("fused lifted loss rejects bad input with the function, argument and s
   }
   {
     host_problem q = make_problem(5, 3, scorelift::fused::max_levels + 1, false, 43);
-    fails_with(q, "the fused kernels handle at most L = 8");
+    fails_with(q, "the fused kernels handle at most L = 4");
   }
   {
     host_problem q = p;

@@ -128,7 +128,8 @@ struct thrust_backend {
   static index_t rows(const matrix_view& m) { return m.rows; }
   static index_t cols(const matrix_view& m) { return m.cols; }
   static index_t size(const vector_type& v) { return static_cast<index_t>(v.size()); }
-  static std::string shape_string(const matrix_view& m) { return detail::shape_string({m.rows, m.cols}); }
+  // (Not {m.rows, m.cols}: nvcc 13's front end mistranslates that braced list here.)
+  static std::string shape_string(const matrix_view& m) { return detail::shape_string({rows(m), cols(m)}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
     return matrix_view(m.data + begin * m.cols, end - begin, m.cols);

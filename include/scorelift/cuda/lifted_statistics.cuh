@@ -21,8 +21,10 @@
 
 namespace scorelift::fused {
 
-/// Levels handled by the fused kernels (each L is its own instantiation, unrolled over levels).
-inline constexpr int max_levels = 8;
+/// Levels handled by the fused kernels. Each L is its own instantiation, unrolled over levels;
+/// the paper's stacks use a few levels, and every extra L costs nvcc minutes (more levels: the
+/// generic lifted_residual_loss).
+inline constexpr int max_levels = 4;
 
 /// Device pointers (memory of the execution policy's system); B×D row-major. A null sign means
 /// κ = +1, a null weight w = 1; exactly one of `target` and `divergence` is used.
