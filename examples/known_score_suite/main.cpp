@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   int seeds = 3, threads = 1;
   long steps = -1;
   std::string targets_flag = "eight_gaussians,banana,funnel,hypercube,correlated", device_flag = "cpu",
-              out_dir = "known_score_suite_results", funnel_flag, sigma_flag = "0.03,0.1,0.3",
+              out_dir = "out/known_score_suite", funnel_flag, sigma_flag = "0.03,0.1,0.3",
               methods_flag = "ism,ssm,ssm-vr,dsm,lse";
   app.add_flag("--full", full, "full run: 2000 steps, 128-wide depth-3 nets, batch 256, funnel in D = 2, 5, 10");
   app.add_option("--steps", steps, "training steps per run (default 300, or 2000 with --full)");
