@@ -1,0 +1,75 @@
+// Fit cost of the nonparametric score estimators, D = 16, N = 250..4000: the dense O(N³) solvers
+// (Stein/Tikhonov by Cholesky, SSGE by a full eigendecomposition), the O(N²D)-per-step iterative ones
+// (curl-free Tikhonov by CG, ν-method, Landweber) and Nyström with M ≪ N. Each benchmark's name,
+// "<estimator>/<N>", matches an entry of reference.py, which times the same algorithm in NumPy/SciPy;
+// run_comparison.sh runs both and prints the ratios. Also: fit + score at N = 100 (the implicit-VAE
+// use, called once per training step).
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+
+#include "scorelift/nonparametric.hpp"
+
+namespace {
+
+using namespace scorelift;
+using namespace scorelift::nonparametric;
+using matrix = row_matrix<double>;
+
+constexpr index_t dim = 16;
+
+matrix samples(index_t n, std::uint64_t seed = 1) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal;
+  return matrix::NullaryExpr(n, dim, [&] { return normal(gen); });
+}
+
+/// Registers "<name>/<N>" timing `estimator.fit(x)` for each N.
+template <class Estimator>
+void register_fit(const std::string& name, Estimator prototype, std::initializer_list<index_t> sizes) {
+  for (index_t n : sizes) {
+    benchmark::RegisterBenchmark((name + "/" + std::to_string(n)).c_str(), [prototype, n](benchmark::State& state) {
+      const matrix x = samples(n);
+      Estimator estimator = prototype;
+      for (auto _ : state) {
+        estimator.fit(x);
+        benchmark::DoNotOptimize(estimator.expansion().weights().data());
+      }
+    })->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using options = tikhonov_options<double>;
+  register_fit("stein", stein_gradient_estimator<diagonal_gaussian<>>({}, {1.0}), {250, 500, 1000, 2000, 4000});
+  register_fit("ssge", ssge_estimator<diagonal_gaussian<>>({}, spectral_cutoff<double>::threshold(0.01)),
+               {250, 500, 1000, 2000});
+  register_fit("tikhonov_cg_curl_free",
+               tikhonov_estimator<curl_free_gaussian<>>(
+                   {}, options{.lambda = 1e-3, .solver = tikhonov_solver::conjugate_gradient, .tolerance = 1e-6}),
+               {250, 500, 1000, 2000, 4000});
+  register_fit("nu_method_curl_free", nu_method_estimator<curl_free_imq<>>({}, {10, 1.0}), {250, 500, 1000, 2000, 4000});
+  register_fit("landweber_diagonal", landweber_estimator<diagonal_gaussian<>>({}, {10}), {250, 500, 1000, 2000, 4000});
+  register_fit("nystrom_diagonal_m100",
+               tikhonov_estimator<diagonal_gaussian<>>({}, options{.lambda = 1e-3, .nystrom_centres = 100}),
+               {250, 500, 1000, 2000, 4000});
+  register_fit("nystrom_curl_free_m50",
+               tikhonov_estimator<curl_free_gaussian<>>({}, options{.lambda = 1e-3, .nystrom_centres = 50}),
+               {250, 500, 1000, 2000, 4000});
+
+  // The implicit-VAE call: fit on N = 100 latent codes and score them, once per step.
+  benchmark::RegisterBenchmark("stein_fit_and_score/100", [](benchmark::State& state) {
+    const matrix x = samples(100);
+    stein_gradient_estimator<diagonal_gaussian<>> estimator;
+    for (auto _ : state) benchmark::DoNotOptimize(estimator.fit(x).score(x).data());
+  })->Unit(benchmark::kMillisecond);
+
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

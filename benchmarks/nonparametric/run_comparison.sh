@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# run_comparison.sh [build-dir] [--markdown] — builds bench_nonparametric, runs it and the NumPy/SciPy
+# reference of the same estimators back to back, and prints times and ratios (CPU time per fit).
+# Both run single-threaded (OPENBLAS_NUM_THREADS=1; Eigen here uses no threads) so the ratio compares
+# the implementations, not the core count. SCORELIFT_BENCH_FILTER restricts both to matching names.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build-nonparam}
+shift || true
+if [[ ! -d "$build" ]]; then
+  "$root/scripts/configure.sh" "$build" -DSCORELIFT_WITH_TORCH=OFF -DSCORELIFT_BUILD_BENCHMARKS=ON
+fi
+cmake --build "$build" --target bench_nonparametric -j2
+out=$(mktemp -d)
+filter=${SCORELIFT_BENCH_FILTER:-.}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+"$build/benchmarks/bench_nonparametric" --benchmark_filter="$filter" --benchmark_out="$out/cpp.json" \
+  --benchmark_out_format=json >&2
+/usr/bin/python3 "$here/reference.py" --check --filter "$filter" --out "$out/numpy.json"
+/usr/bin/python3 "$here/compare.py" "$out/cpp.json" "$out/numpy.json" "$@"

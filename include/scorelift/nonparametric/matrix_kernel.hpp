@@ -1,0 +1,56 @@
+// scorelift/nonparametric/matrix_kernel.hpp — what an estimator asks of a kernel policy, stated once.
+//
+// A kernel is a small value type (mlpack style: chosen at compile time, holds its parameters) with
+// a radial profile and a `block` that evaluates it between two sample sets: products with the Gram
+// matrix, the divergence sums of Stein's identity, the dense Gram matrix and a bound on its norm.
+// Curl-free kernels add the two potentials their energy needs.
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <string_view>
+
+#include "scorelift/nonparametric/curl_free_kernel.hpp"
+#include "scorelift/nonparametric/diagonal_kernel.hpp"
+#include "scorelift/nonparametric/pairwise.hpp"
+
+namespace scorelift::nonparametric {
+
+template <class K>
+concept matrix_kernel = requires(const K& k, const typename K::view_type& x, const typename K::block& b) {
+  typename K::scalar_type;
+  typename K::matrix_type;
+  { K::is_curl_free } -> std::convertible_to<bool>;
+  { k.profile.sigma } -> std::convertible_to<typename K::scalar_type>;
+  { k.make_block(x, x) } -> std::same_as<typename K::block>;
+  { b.apply(x) } -> std::same_as<typename K::matrix_type>;
+  { b.divergence_sum() } -> std::same_as<typename K::matrix_type>;
+  { b.norm_bound() } -> std::convertible_to<typename K::scalar_type>;
+};
+
+/// A kernel whose RKHS holds only gradient fields, so that an estimate has an energy.
+template <class K>
+concept curl_free_matrix_kernel = matrix_kernel<K> && K::is_curl_free && requires(const typename K::block& b,
+                                                                                   const typename K::view_type& w) {
+  { b.laplacian_sum() } -> std::same_as<column_vector<typename K::scalar_type>>;
+  { b.potential_apply(w) } -> std::same_as<column_vector<typename K::scalar_type>>;
+};
+
+static_assert(matrix_kernel<diagonal_gaussian<double>>);
+static_assert(matrix_kernel<diagonal_imq<float>>);
+static_assert(curl_free_matrix_kernel<curl_free_gaussian<double>>);
+static_assert(curl_free_matrix_kernel<curl_free_imq<float>>);
+static_assert(!curl_free_matrix_kernel<diagonal_gaussian<double>>);
+
+/// The kernel with its bandwidth fixed: the user's σ when given (> 0), the median heuristic when σ = 0.
+template <matrix_kernel Kernel>
+Kernel with_resolved_bandwidth(Kernel kernel, const matrix_view<typename Kernel::scalar_type>& samples,
+                               std::string_view where) {
+  const auto sigma = kernel.profile.sigma;
+  scorelift::detail::require(sigma >= 0 && std::isfinite(sigma), where, "kernel bandwidth sigma = ", sigma,
+                             " but must be > 0 (or 0 for the median heuristic)");
+  if (sigma == 0) kernel.profile.sigma = median_bandwidth<typename Kernel::scalar_type>(samples);
+  return kernel;
+}
+
+}  // namespace scorelift::nonparametric

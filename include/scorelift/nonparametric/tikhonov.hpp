@@ -1,0 +1,162 @@
+// scorelift/nonparametric/tikhonov.hpp — the Tikhonov-regularised kernel score estimator of
+// Zhou, Shi & Zhu (2020), with a dense Cholesky solve, conjugate gradients, or Nyström subsampling.
+//
+// Regularisation convention (ours, stated once): the estimate solves
+//   min_f  (1/N) Σᵢ ‖f(xᵢ) − s(xᵢ)‖² + λ ‖f‖²_H   ⇒   f = (L̂ + λ)⁻¹ L̂ s ≈ (L̂ + λ)⁻¹ ζ̂,
+// with L̂ f = (1/N) Σᵢ K(·, xᵢ) f(xᵢ) and ζ̂ the Stein-identity estimate of L̂ s (kernel_expansion.hpp).
+// From λ f = ζ̂ − L̂ f, the values cᵢ = f(xᵢ) solve
+//   (K + NλI) c = N ζ̂(X)        (K the Gram matrix: N×N for diagonal kernels, ND×ND curl-free)
+// and the out-of-sample extension is f(x) = (1/λ)[ζ̂(x) − (1/N) Σᵢ K(x, xᵢ) cᵢ], so α = 1/λ and
+// W = −c/(Nλ); at x = xⱼ it returns cⱼ. Zhou et al.'s (λ/2)‖f‖² convention is λ_theirs = 2λ; Li &
+// Turner's Stein estimator uses η = Nλ (stein.hpp).
+//
+// Nyström (M centres z drawn without replacement from the samples): f restricted to
+// span{K(·, zₘ)eₐ}, f = Σₘ K(·, zₘ) aₘ. The same objective, with ⟨f, s⟩ through Stein's identity,
+// is minimised by  (K_ZX K_XZ + Nλ K_ZZ) a = N ζ̂(Z):  O(NM²D²) to form, O((MD)³) to solve.
+#pragma once
+
+#include <algorithm>
+#include <Eigen/Eigenvalues>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "scorelift/nonparametric/kernel_expansion.hpp"
+#include "scorelift/nonparametric/spd_solvers.hpp"
+
+namespace scorelift::nonparametric {
+
+enum class tikhonov_solver { cholesky, conjugate_gradient };
+
+template <class Scalar>
+struct tikhonov_options {
+  Scalar lambda = Scalar(1e-2);  ///< λ > 0 in (K + NλI) c = N ζ̂(X)
+  tikhonov_solver solver = tikhonov_solver::cholesky;
+  Scalar tolerance = Scalar(1e-8);  ///< conjugate gradients: stop at ‖r‖ ≤ tolerance·‖b‖
+  index_t max_iterations = 1000;    ///< conjugate gradients
+  index_t nystrom_centres = 0;      ///< M > 0: Nyström subsampling with M centres (Cholesky on MD unknowns)
+  std::uint64_t seed = 0;           ///< which M samples become the centres
+};
+
+template <matrix_kernel Kernel = diagonal_gaussian<double>>
+class tikhonov_estimator {
+ public:
+  using scalar_type = typename Kernel::scalar_type;
+  using matrix_type = row_matrix<scalar_type>;
+  using view_type = matrix_view<scalar_type>;
+  using vector_type = column_vector<scalar_type>;
+  using options_type = tikhonov_options<scalar_type>;
+
+  explicit tikhonov_estimator(Kernel kernel = {}, options_type options = {}) : kernel_(kernel), options_(options) {}
+
+  tikhonov_estimator& fit(const view_type& samples) {
+    constexpr const char* where = "tikhonov_estimator::fit";
+    detail::require_samples<scalar_type>(samples, where);
+    scorelift::detail::require(options_.lambda > 0 && std::isfinite(options_.lambda), where, "lambda = ",
+                               options_.lambda, " but must be finite and > 0 (the extension divides by it)");
+    const index_t n = samples.rows();
+    scorelift::detail::require(options_.nystrom_centres >= 0 && options_.nystrom_centres <= n, where,
+                               "nystrom_centres = ", options_.nystrom_centres, " but 'samples' has shape ",
+                               scorelift::detail::shape_string({n, samples.cols()}), " (need 0 <= M <= N)");
+    const Kernel kernel = with_resolved_bandwidth(kernel_, samples, where);
+    matrix_type x = samples;
+    if (options_.nystrom_centres > 0) {
+      fit_nystrom(kernel, std::move(x));
+      return *this;
+    }
+    const auto on_samples = kernel.make_block(x, x);
+    const matrix_type zeta = detail::stein_target(on_samples, n);
+    const scalar_type nl = static_cast<scalar_type>(n) * options_.lambda;
+    matrix_type c;
+    if (options_.solver == tikhonov_solver::cholesky) {
+      matrix_type a = on_samples.dense().matrix();
+      a.diagonal().array() += nl;
+      c = detail::cholesky_solve<scalar_type>(std::move(a), static_cast<scalar_type>(n) * zeta, where);
+    } else {
+      // (K/N + λI) c = ζ̂: the same system scaled by 1/N, so the tolerance is relative to ζ̂.
+      const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
+      report_ = detail::conjugate_gradient<scalar_type>([&](const matrix_type& p) -> matrix_type { return on_samples.apply(p) * inv_n; },
+                                                        options_.lambda, zeta, c, Kernel::is_curl_free,
+                                                        options_.tolerance, options_.max_iterations, where);
+    }
+    // f(x) = (1/λ) ζ̂(x) + Σᵢ K(x, xᵢ) (−cᵢ / (Nλ))
+    matrix_type w = c / -nl;
+    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(1) / options_.lambda, matrix_type(),
+                                       std::move(w));
+    return *this;
+  }
+
+  matrix_type score(const view_type& x) const { return fitted_.score(x); }
+  vector_type energy(const view_type& x) const
+    requires curl_free_matrix_kernel<Kernel>
+  {
+    return fitted_.energy(x);
+  }
+
+  const kernel_expansion<Kernel>& expansion() const { return fitted_; }
+  const options_type& options() const { return options_; }
+  options_type& options() { return options_; }
+  /// Conjugate gradients only: iterations and final relative residual of the last fit.
+  const cg_report& solver_report() const { return report_; }
+
+ private:
+  void fit_nystrom(const Kernel& kernel, matrix_type x) {
+    constexpr const char* where = "tikhonov_estimator::fit (Nystrom)";
+    const index_t n = x.rows(), m = options_.nystrom_centres;
+    // M distinct samples: the first M of a seeded partial Fisher–Yates shuffle.
+    std::vector<index_t> order(static_cast<std::size_t>(n));
+    std::iota(order.begin(), order.end(), index_t(0));
+    std::mt19937_64 generator(options_.seed);
+    for (index_t i = 0; i < m; ++i) {
+      std::uniform_int_distribution<index_t> pick(i, n - 1);
+      std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(pick(generator))]);
+    }
+    matrix_type z(m, x.cols());
+    for (index_t i = 0; i < m; ++i) z.row(i) = x.row(order[static_cast<std::size_t>(i)]);
+
+    // K_ZZ is often singular to working precision (a Gaussian Gram matrix's spectrum decays
+    // exponentially), so the normal equations are solved in an orthonormal basis of H_Z instead:
+    // K_ZZ = V μ Vᵀ, P = V_r μ_r^(−1/2) over the eigenvalues above rounding level, a = P θ, where
+    // ‖f‖²_H = ‖θ‖² and f(X) = K_XZ P θ = Φ θ. The system for θ, (ΦᵀΦ + NλI) θ = N Pᵀ ζ̂(Z), has
+    // every eigenvalue ≥ Nλ.
+    using col_matrix = Eigen::Matrix<scalar_type, Eigen::Dynamic, Eigen::Dynamic>;
+    const Eigen::SelfAdjointEigenSolver<col_matrix> eigen(kernel.make_block(z, z).dense().matrix());
+    scorelift::detail::require(eigen.info() == Eigen::Success, where, "the eigensolver did not converge");
+    const auto& mu = eigen.eigenvalues();
+    const index_t md = mu.size();
+    const scalar_type floor = static_cast<scalar_type>(md) * std::numeric_limits<scalar_type>::epsilon() * mu(md - 1);
+    const index_t rank = (mu.array() > floor).count();
+    scorelift::detail::require(rank > 0, where, "the centres' Gram matrix is zero");
+    const matrix_type p = eigen.eigenvectors().rightCols(rank) * mu.tail(rank).cwiseSqrt().cwiseInverse().asDiagonal();
+
+    // ΦᵀΦ accumulated over chunks of samples: a curl-free K_XZ is ND×MD, too big to hold at once.
+    matrix_type gram = matrix_type::Zero(rank, rank);
+    constexpr index_t chunk = 256;
+    for (index_t begin = 0; begin < n; begin += chunk) {
+      const index_t rows = std::min(chunk, n - begin);
+      const matrix_type phi = kernel.make_block(x.middleRows(begin, rows), z).dense().matrix() * p;
+      gram.template selfadjointView<Eigen::Lower>().rankUpdate(phi.transpose());
+    }
+    gram.template triangularView<Eigen::StrictlyUpper>() = gram.transpose();
+    gram.diagonal().array() += static_cast<scalar_type>(n) * options_.lambda;
+
+    // N Pᵀ ζ̂(Z), with ζ̂(Z) from all N samples (flattened to MD×1 for a curl-free kernel).
+    const matrix_type zeta_z = detail::stein_target(kernel.make_block(z, x), n);
+    const index_t rhs_cols = Kernel::is_curl_free ? 1 : zeta_z.cols();
+    const Eigen::Map<const matrix_type> zeta(zeta_z.data(), zeta_z.size() / rhs_cols, rhs_cols);
+    const matrix_type theta = detail::cholesky_solve<scalar_type>(
+        std::move(gram), matrix_type(static_cast<scalar_type>(n) * p.transpose() * zeta), where);
+    const matrix_type a = p * theta;
+    matrix_type weights = Eigen::Map<const matrix_type>(a.data(), m, x.cols());
+    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), std::move(z), std::move(weights));
+  }
+
+  Kernel kernel_;
+  options_type options_;
+  kernel_expansion<Kernel> fitted_;
+  cg_report report_;
+};
+
+}  // namespace scorelift::nonparametric

@@ -1,0 +1,45 @@
+// Diagonal kernels k(x, y) I: block products, divergence sums (vs finite differences of the kernel)
+// and the norm bound, for Gaussian and IMQ profiles.
+#include <doctest/doctest.h>
+
+#include <Eigen/Eigenvalues>
+
+#include "np_test_support.hpp"
+#include "scorelift/nonparametric/diagonal_kernel.hpp"
+
+using namespace scorelift;
+using namespace scorelift::nonparametric;
+using test::rmat;
+
+TEST_CASE_TEMPLATE("diagonal kernel block matches pointwise values and finite-difference divergences", K,
+                   diagonal_gaussian<double>, diagonal_imq<double>) {
+  K kernel;
+  kernel.profile.sigma = 1.2;
+  const rmat<> x = test::standard_normal(6, 3, 21), y = test::standard_normal(4, 3, 22);
+  const rmat<> w = test::standard_normal(4, 3, 23);
+  const auto blk = kernel.make_block(x, y);
+
+  // K(x, y) = ψ(‖x − y‖²) I, symmetric in its arguments.
+  const rmat<> k01 = kernel.value(x.row(0), y.row(1));
+  CHECK(k01(0, 0) == doctest::Approx(kernel.profile.template derivative<0>((x.row(0) - y.row(1)).squaredNorm())));
+  CHECK(k01(0, 1) == 0.0);
+  CHECK((kernel.value(y.row(1), x.row(0)) - k01).norm() == 0.0);
+
+  CHECK((blk.apply(w) - test::naive_apply(kernel, x, y, w)).norm() < 1e-12);
+  rmat<> divergence = rmat<>::Zero(6, 3);
+  for (index_t i = 0; i < 6; ++i)
+    for (index_t j = 0; j < 4; ++j) divergence.row(i) += test::fd_divergence(kernel, x.row(i), y.row(j));
+  CHECK((blk.divergence_sum() - divergence).norm() < 1e-7 * (1 + divergence.norm()));
+}
+
+TEST_CASE_TEMPLATE("diagonal kernel norm_bound bounds the Gram matrix's largest eigenvalue", K,
+                   diagonal_gaussian<double>, diagonal_imq<double>) {
+  K kernel;
+  kernel.profile.sigma = 0.8;
+  const rmat<> x = test::standard_normal(40, 2, 24);
+  const auto blk = kernel.make_block(x, x);
+  const Eigen::MatrixXd gram = blk.dense().matrix();
+  const double largest = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram).eigenvalues().maxCoeff();
+  CHECK(blk.norm_bound() >= largest * (1 - 1e-12));
+  CHECK(blk.norm_bound() <= 40.0);  // ψ ≤ 1 entrywise
+}

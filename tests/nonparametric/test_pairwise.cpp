@@ -1,0 +1,51 @@
+// Pairwise building blocks: squared distances and weighted differences against loops, and the
+// median heuristic against a brute-force sort.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "np_test_support.hpp"
+#include "scorelift/nonparametric/pairwise.hpp"
+
+using namespace scorelift;
+using namespace scorelift::nonparametric;
+using test::rmat;
+
+TEST_CASE("squared_distances and weighted_differences match explicit loops") {
+  const rmat<> x = test::standard_normal(7, 3, 11), y = test::standard_normal(5, 3, 12);
+  const auto s = nonparametric::detail::squared_distances<double>(x, y);
+  const Eigen::ArrayXXd c = Eigen::ArrayXXd::Random(7, 5);
+  const rmat<> wd = nonparametric::detail::weighted_differences<double>(c, x, y);
+  for (index_t i = 0; i < 7; ++i) {
+    rmat<> expected = rmat<>::Zero(1, 3);
+    for (index_t j = 0; j < 5; ++j) {
+      CHECK(s(i, j) == doctest::Approx((x.row(i) - y.row(j)).squaredNorm()).epsilon(1e-12));
+      expected += c(i, j) * (x.row(i) - y.row(j));
+    }
+    CHECK((wd.row(i) - expected).norm() < 1e-12);
+  }
+}
+
+TEST_CASE("median_bandwidth is the median pairwise distance (odd and even pair counts)") {
+  for (index_t n : {7, 8}) {  // 21 and 28 pairs
+    const rmat<> x = test::standard_normal(n, 2, 13);
+    std::vector<double> d;
+    for (index_t i = 0; i < n; ++i)
+      for (index_t j = i + 1; j < n; ++j) d.push_back((x.row(i) - x.row(j)).norm());
+    std::sort(d.begin(), d.end());
+    CHECK(median_bandwidth<double>(x) == doctest::Approx(d[d.size() / 2]).epsilon(1e-12));
+  }
+  // Scale equivariance: σ(3x) = 3σ(x); and N(0, I_D) has median distance ≈ √(2D) for large D.
+  const rmat<> big = test::standard_normal(400, 50, 14);
+  const rmat<> tripled = 3.0 * big;
+  CHECK(median_bandwidth<double>(tripled) == doctest::Approx(3 * median_bandwidth<double>(big)).epsilon(1e-12));
+  CHECK(median_bandwidth<double>(big) == doctest::Approx(std::sqrt(100.0)).epsilon(0.03));
+}
+
+TEST_CASE("median_bandwidth rejects fewer than 2 samples and coincident samples") {
+  const rmat<> one = test::standard_normal(1, 3, 15);
+  CHECK_THROWS_AS(median_bandwidth<double>(one), scorelift::invalid_argument);
+  const rmat<> same = rmat<>::Ones(5, 2);
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(same), doctest::Contains("coincide"), scorelift::invalid_argument);
+}

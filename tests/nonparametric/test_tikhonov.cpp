@@ -1,0 +1,120 @@
+// Tikhonov estimator: the fit is a stationary point of its regularised objective
+//   J(f) = (1/N) Σᵢ [‖f(xᵢ)‖² + 2 div f(xᵢ)] + λ‖f‖²_H
+// (the score-matching loss plus the RKHS penalty) in every direction g = K(·, c) eₐ, which checks
+// the Stein-identity target, its sign and the 1/λ extension all at once, with div g from finite
+// differences of the kernel. Then: CG = Cholesky, Nyström stationarity within its subspace, the
+// energy's gradient is the score, and float agrees with double.
+#include <doctest/doctest.h>
+
+#include "np_test_support.hpp"
+#include "scorelift/nonparametric/tikhonov.hpp"
+
+using namespace scorelift;
+using namespace scorelift::nonparametric;
+using test::rmat;
+
+namespace {
+
+/// ∂J(f + t g)/∂t at t = 0 for g = K(·, c) eₐ, where ⟨f, g⟩_H = fₐ(c):
+///   (2/N) Σᵢ [f(xᵢ)ᵀ K(xᵢ, c) eₐ + (div_y K(c, y)|_{y=xᵢ})ₐ] + 2λ fₐ(c),
+/// returned relative to the sum of the magnitudes of its terms.
+template <class Estimator, class Kernel>
+double relative_stationarity(const Estimator& estimator, const Kernel& kernel, const rmat<>& samples, double lambda,
+                             const rmat<>& c, index_t a) {
+  const double n = static_cast<double>(samples.rows());
+  const rmat<> f = estimator.score(samples);
+  double data = 0, divergence = 0, scale = 0;
+  for (index_t i = 0; i < samples.rows(); ++i) {
+    const double fg = f.row(i).dot(kernel.value(samples.row(i), c).col(a).transpose());
+    const double dg = test::fd_divergence(kernel, c, samples.row(i))(0, a);
+    data += fg;
+    divergence += dg;
+    scale += std::abs(fg) + std::abs(dg);
+  }
+  const double penalty = 2 * lambda * estimator.score(c)(0, a);
+  const double derivative = 2 / n * (data + divergence) + penalty;
+  return std::abs(derivative) / (2 / n * scale + std::abs(penalty));
+}
+
+template <class Kernel>
+Kernel fixed(double sigma) {
+  Kernel kernel;
+  kernel.profile.sigma = sigma;
+  return kernel;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("tikhonov (Cholesky) is stationary for its objective in sample and off-sample directions", K,
+                   diagonal_gaussian<double>, diagonal_imq<double>, curl_free_gaussian<double>, curl_free_imq<double>) {
+  const rmat<> x = test::standard_normal(40, 3, 41);
+  const rmat<> off_sample = test::standard_normal(1, 3, 42);
+  const K kernel = fixed<K>(1.3);
+  const double lambda = 0.02;
+  tikhonov_estimator<K> estimator(kernel, {.lambda = lambda});
+  estimator.fit(x);
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, x.row(3), 0) < 1e-7);
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, x.row(17), 2) < 1e-7);
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, off_sample, 1) < 1e-7);
+  // A wrong sign of the Stein target or of the extension would leave O(1) residuals:
+  tikhonov_estimator<K> other(kernel, {.lambda = 2 * lambda});
+  other.fit(x);
+  CHECK(relative_stationarity(other, kernel, x, lambda, x.row(3), 0) > 1e-3);
+}
+
+TEST_CASE_TEMPLATE("tikhonov conjugate gradients agree with the Cholesky solve", K, diagonal_gaussian<double>,
+                   curl_free_gaussian<double>, curl_free_imq<double>) {
+  const rmat<> x = test::standard_normal(80, 4, 43), q = test::standard_normal(20, 4, 44);
+  tikhonov_estimator<K> direct({}, {.lambda = 5e-3});
+  tikhonov_estimator<K> iterative({}, {.lambda = 5e-3, .solver = tikhonov_solver::conjugate_gradient, .tolerance = 1e-12});
+  const rmat<> expected = direct.fit(x).score(q);
+  const rmat<> got = iterative.fit(x).score(q);
+  CHECK(iterative.solver_report().converged);
+  CHECK(iterative.solver_report().iterations < 80 * 4);
+  CHECK(test::relative_error(got, expected) < 1e-8);
+}
+
+TEST_CASE_TEMPLATE("tikhonov with Nystrom centres is stationary within the span of its centres", K,
+                   diagonal_gaussian<double>, curl_free_gaussian<double>) {
+  const rmat<> x = test::standard_normal(60, 2, 45);
+  const K kernel = fixed<K>(0.9);
+  const double lambda = 0.01;
+  tikhonov_estimator<K> estimator(kernel, {.lambda = lambda, .nystrom_centres = 12, .seed = 7});
+  estimator.fit(x);
+  const rmat<>& z = estimator.expansion().centres();
+  REQUIRE(z.rows() == 12);
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, z.row(0), 0) < 1e-7);
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, z.row(11), 1) < 1e-7);
+  // …but not in a direction outside that span (a sample that is not a centre).
+  index_t outside = 0;
+  while ((z.rowwise() - x.row(outside)).rowwise().squaredNorm().minCoeff() == 0) ++outside;
+  CHECK(relative_stationarity(estimator, kernel, x, lambda, x.row(outside), 0) > 1e-4);
+}
+
+TEST_CASE("tikhonov energy: its finite-difference gradient is the score (curl-free kernels, full and Nystrom)") {
+  const rmat<> x = test::standard_normal(50, 3, 46), q = test::standard_normal(5, 3, 47);
+  tikhonov_estimator<curl_free_imq<double>> full({}, {.lambda = 1e-2});
+  tikhonov_estimator<curl_free_gaussian<double>> nystrom({}, {.lambda = 1e-2, .nystrom_centres = 20});
+  full.fit(x);
+  nystrom.fit(x);
+  for (index_t i = 0; i < q.rows(); ++i) {
+    for (index_t a = 0; a < 3; ++a) {
+      const rmat<> p = q.row(i);
+      const double g_full = test::central_difference([&](const rmat<>& y) { return full.energy(y)(0); }, p, a);
+      const double g_nys = test::central_difference([&](const rmat<>& y) { return nystrom.energy(y)(0); }, p, a);
+      CHECK(g_full == doctest::Approx(full.score(p)(0, a)).epsilon(1e-6));
+      CHECK(g_nys == doctest::Approx(nystrom.score(p)(0, a)).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("tikhonov in float agrees with double") {
+  const rmat<> x = test::standard_normal(64, 3, 48), q = test::standard_normal(16, 3, 49);
+  tikhonov_estimator<diagonal_gaussian<double>> d({}, {.lambda = 1e-2});
+  tikhonov_estimator<curl_free_gaussian<float>> cf_f({}, {.lambda = 1e-2f});
+  tikhonov_estimator<curl_free_gaussian<double>> cf_d({}, {.lambda = 1e-2});
+  tikhonov_estimator<diagonal_gaussian<float>> f({}, {.lambda = 1e-2f});
+  const rmat<float> xf = x.cast<float>(), qf = q.cast<float>();
+  CHECK(test::relative_error(f.fit(xf).score(qf).cast<double>(), d.fit(x).score(q)) < 1e-4);
+  CHECK(test::relative_error(cf_f.fit(xf).score(qf).cast<double>(), cf_d.fit(x).score(q)) < 1e-4);
+}
