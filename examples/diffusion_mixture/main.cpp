@@ -27,7 +27,7 @@ namespace {
 
 struct config {
   std::vector<std::string> targets{"2d", "8d"};
-  int steps = 500, batch = 256, seeds = 3, timesteps = 1000, samples = 2000, sampling_steps = 100, hidden = 64;
+  int steps = 1500, batch = 256, seeds = 3, timesteps = 1000, samples = 2000, sampling_steps = 100, hidden = 64;
   int threads = 1;  // small MLPs: one thread beats several on a shared 2-core machine
   double lr = 2e-3;
   std::string out = "diffusion_mixture_out", device = "cpu";
@@ -95,12 +95,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", cfg.threads, "LibTorch CPU threads");
   app.add_flag("--smoke", cfg.smoke, "a few steps, one seed, small sample (CTest)");
   bool full = false;
-  app.add_flag("--full", full, "the long run: 4000 steps, width 128");
+  app.add_flag("--full", full, "the long run: 6000 steps, width 128");
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "skip the matplotlib plots");
   CLI11_PARSE(app, argc, argv);
   cfg.plot = !no_plot;
-  if (full) cfg.steps = 4000, cfg.hidden = 128;
+  if (full) cfg.steps = 6000, cfg.hidden = 128;
   if (cfg.smoke) {
     cfg.steps = 30, cfg.seeds = 1, cfg.samples = 300, cfg.sampling_steps = 20, cfg.hidden = 32;
   }

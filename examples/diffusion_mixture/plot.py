@@ -29,18 +29,20 @@ for name, target in results["targets"].items():
     plt.close(fig)
 
     lifted = [m for m in methods if "soft_signs" in target["methods"][m][0]]
-    if lifted:
-        fig, axes = plt.subplots(len(lifted), 1, figsize=(7, 2.2 * len(lifted)), squeeze=False)
-        for ax, m in zip(axes[:, 0], lifted):
-            signs = np.asarray(target["methods"][m][0]["soft_signs"])
-            T = results["config"]["timesteps"]
-            signs = signs.reshape(T, -1)
-            for level in range(signs.shape[1]):
-                ax.plot(np.arange(1, T + 1), signs[:, level], lw=0.6, label=f"A^({level + 1})_t")
+    T = results["config"]["timesteps"]
+    panels = [(m, level) for m in lifted
+              for level in range(np.asarray(target["methods"][m][0]["soft_signs"]).reshape(T, -1).shape[1])]
+    if panels:
+        # One panel per (method, mode), as in the paper's Figure 1: each mode has its own scale.
+        fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels)), squeeze=False)
+        for ax, (m, level) in zip(axes[:, 0], panels):
+            soft = np.asarray(target["methods"][m][0]["soft_signs"]).reshape(T, -1)[:, level]
+            ax.plot(np.arange(1, T + 1), soft, lw=0.6)
             ax.axhline(0.0, color="k", lw=0.5)
-            ax.set_title(f"{name} {m}: soft signs per timestep (kappa_t = sgn A_t)", fontsize=8)
-            ax.set_xlabel("timestep t")
-            ax.legend(fontsize=7)
+            share = np.mean(soft < 0)
+            ax.set_title(f"{name} {m}: soft sign A^({level + 1})_t  (kappa = -1 at {100 * share:.0f}% of timesteps)",
+                         fontsize=8)
+        axes[-1, 0].set_xlabel("timestep t")
         fig.tight_layout()
         fig.savefig(f"{out_dir}/soft_signs_{name}.png", dpi=130)
         plt.close(fig)
