@@ -7,7 +7,7 @@
 #   (a) training step (SSM, DSM, LSE, residual LSE L=2): scorelift C++ vs PyTorch in Python
 #   (b) lifted loss forward + backward: scorelift's autograd Function vs the formula in Python
 #   (c) overhead of lifting (LSE/SSM, L=2/L=1), from the runs of (a)
-#   (d) nonparametric estimators vs NumPy/SciPy (benchmarks/nonparametric/run.sh, when present)
+#   (d) nonparametric estimators vs NumPy/SciPy (benchmarks/nonparametric/run_comparison.sh)
 #   and the fused-kernel benchmark of benchmarks/lifted_kernels/ (when built).
 #
 # Environment: SCORELIFT_BENCH_QUICK=1 runs fewer repeats (to try the script; figures are noisier),
@@ -55,25 +55,53 @@ for n in "${threads[@]}"; do
   run_pair breakdown "$n"
 done
 
-if [[ -x "$root/benchmarks/nonparametric/run.sh" ]]; then
-  echo "== (d) nonparametric estimators vs NumPy/SciPy"
-  "$root/benchmarks/nonparametric/run.sh" "$build" 2>&1 | tee "$results/nonparametric.txt"
+nonparametric=$root/benchmarks/nonparametric/run_comparison.sh
+if [[ -x "$nonparametric" ]]; then
+  echo "== (d) nonparametric estimators vs NumPy/SciPy ($nonparametric)"
+  "$nonparametric" "$build" --markdown | tee "$results/nonparametric.md"
 else
-  echo "== (d) skipped: benchmarks/nonparametric/run.sh is not there yet"
+  echo "== (d) skipped: $nonparametric is not there"
 fi
 
-for kernels in "$build"/benchmarks/lifted_kernels*; do
-  [[ -x "$kernels" ]] || continue
-  echo "== fused lifted-loss kernels ($(basename "$kernels"))"
-  "$kernels" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true 2>&1 | tee -a "$results/lifted_kernels.txt"
-done
+kernels=$build/benchmarks/lifted_kernels_bench
+if [[ -x "$kernels" ]]; then
+  echo "== fused lifted-loss kernels ($kernels, CPU)"
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$kernels" --benchmark_repetitions=5 \
+    --benchmark_report_aggregates_only=true --benchmark_format=json >"$results/lifted_kernels.json"
+  "$python" "$root/benchmarks/lifted_kernels/ratios.py" "$results/lifted_kernels.json" | tee "$results/lifted_kernels.md"
+else
+  echo "== fused lifted-loss kernels skipped: $kernels was not built (Google Benchmark missing?)"
+fi
 
-if [[ "${SCORELIFT_BENCH_PROFILE:-1}" == 1 ]] && command -v valgrind >/dev/null; then
-  echo "== callgrind profile of the C++ LSE step (1 thread)"
-  valgrind --tool=callgrind --callgrind-out-file="$results/callgrind.out" "$bench" profile --threads 1 \
-    >/dev/null 2>"$results/callgrind.log"
-  callgrind_annotate --inclusive=yes "$results/callgrind.out" 2>/dev/null |
-    grep -E '^ *[0-9,]+ \(' | head -n 30 | cut -c1-180 >"$results/profile.txt"
+echo "== ATen operators per training step"
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+"$bench" count-ops --out "$results/count_ops_cpp.json"
+(cd "$root/benchmarks/python_reference" && "$python" bench.py count-ops --out "$results/count_ops_py.json")
+
+# Where the time of an LSE step goes, by shared object: what the Python side spends in the
+# interpreter and bindings is all that C++ can save on the same ATen work. perf samples with the
+# cpu-clock software event (no hardware counters in this VM); callgrind is the fallback.
+profile_step() {  # profile_step <label> <command...>
+  local label=$1 data=$results/perf_$1.data
+  shift
+  echo "-- $label: $*"
+  if perf record -q -e cpu-clock -F 2000 -o "$data" -- "$@" >/dev/null 2>&1; then
+    perf report -i "$data" --stdio --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 10
+    echo "   top symbols:"
+    perf report -i "$data" --stdio --sort sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 12 | cut -c1-150
+  else
+    valgrind --tool=callgrind --callgrind-out-file="$results/callgrind_$label.out" \
+      --toggle-collect='scorelift::benchmarks::training_step::operator()*' "$@" >/dev/null 2>&1
+    callgrind_annotate --inclusive=yes "$results/callgrind_$label.out" 2>/dev/null |
+      grep -E '^ *[0-9,]+ \(' | head -n 25 | cut -c1-150
+  fi
+}
+if [[ "${SCORELIFT_BENCH_PROFILE:-1}" == 1 ]]; then
+  echo "== profile of 1000 LSE steps, 1 thread (the first ~0.5 s are LibTorch's start-up in both)"
+  {
+    profile_step scorelift "$bench" profile --threads 1 --steps 1000
+    profile_step python "$python" "$root/benchmarks/python_reference/bench.py" profile --threads 1 --steps 1000
+  } 2>&1 | tee "$results/profile.txt"
 fi
 
 echo "== writing benchmarks/RESULTS.md"

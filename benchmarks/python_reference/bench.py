@@ -4,6 +4,8 @@
   bench.py training-step --threads N --out file.json   (a), (c): one training step per objective
   bench.py lifted-loss   --threads N --out file.json   (b): lifted loss forward + backward
   bench.py breakdown     --threads N --out file.json   where an LSE (L = 1) step spends its time
+  bench.py count-ops     --out file.json                ATen operators dispatched per training step
+  bench.py profile       --steps N                      N LSE steps and nothing else (for perf)
 
 The timing protocol is the one benchmarks/training_step/ uses in C++: `warmup` untimed iterations,
 then `repeats` timed runs of `iterations` iterations each; a run's figure is its mean time per
@@ -114,9 +116,39 @@ def breakdown(args):
     return results
 
 
+def count_ops(args):
+    """ATen operators ("aten::…" profiler events, nested calls included) per training step, as the C++
+    side counts them with a RecordFunction callback."""
+    results = []
+    x = reference.eight_gaussians(args.batch, torch.Generator().manual_seed(args.seed))
+    steps = 10
+    for name, objective, levels in TRAINING_CASES:
+        step = reference.TrainingStep(objective, levels, dim=2, hidden=args.hidden, depth=args.depth,
+                                      probes=args.probes, sigma=args.sigma, seed=args.seed)
+        for _ in range(3):
+            step(x)
+        with torch.autograd.profiler.profile() as profile:
+            for _ in range(steps):
+                step(x)
+        calls = sum(1 for event in profile.function_events if event.name.startswith("aten::"))
+        results.append({"name": name, "aten_ops_per_step": calls / steps})
+        print(f"  python {name:16s} {calls / steps:7.1f} aten ops/step", file=sys.stderr)
+    return results
+
+
+def profile(args):
+    """`steps` LSE (L = 1) training steps and nothing else, for a sampling profiler."""
+    x = reference.eight_gaussians(args.batch, torch.Generator().manual_seed(args.seed))
+    step = reference.TrainingStep("lse", 1, dim=2, hidden=args.hidden, depth=args.depth, probes=args.probes,
+                                  seed=args.seed)
+    for _ in range(args.steps):
+        step(x)
+    return []
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["training-step", "lifted-loss", "breakdown"])
+    parser.add_argument("what", choices=["training-step", "lifted-loss", "breakdown", "count-ops", "profile"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
@@ -128,17 +160,20 @@ def main():
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--iterations", type=int, default=20)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--steps", type=int, default=1000, help="steps of the profile run")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    results = {"training-step": training_step, "lifted-loss": lifted_loss, "breakdown": breakdown}[args.what](args)
+    results = {"training-step": training_step, "lifted-loss": lifted_loss, "breakdown": breakdown,
+               "count-ops": count_ops, "profile": profile}[args.what](args)
     report = {"implementation": "python", "torch": torch.__version__, "threads": torch.get_num_threads(),
               "batch": args.batch, "hidden": args.hidden, "depth": args.depth, "probes": args.probes,
               "warmup": args.warmup, "repeats": args.repeats, "iterations": args.iterations,
               "results": results}
-    with open(args.out, "w") as out:
-        json.dump(report, out, indent=1)
+    if args.out:
+        with open(args.out, "w") as out:
+            json.dump(report, out, indent=1)
 
 
 if __name__ == "__main__":

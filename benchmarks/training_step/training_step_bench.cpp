@@ -4,15 +4,19 @@
 //   training-step  (a) one training step per objective (SSM, DSM, LSE, residual LSE L = 2)
 //   lifted-loss    (b) the lifted loss forward + backward through scorelift's autograd Function
 //   breakdown      cumulative prefixes of an LSE step (forward, +divergence, +loss, +backward, +Adam)
+//   count-ops      ATen operators dispatched per training step (RecordFunction), per objective
 //   profile        a short LSE training run, for valgrind --tool=callgrind
 // Each writes a JSON report (--out) that benchmarks/python_reference/write_results.py turns into
 // benchmarks/RESULTS.md.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -37,7 +41,7 @@ struct settings {
   double sigma = 0.1;
   uint64_t seed = 0;
   std::vector<int64_t> dims = {2, 3072};
-  int profile_steps = 50;
+  int profile_steps = 1000;
   bench::timing_protocol protocol;
   std::string out;
 };
@@ -146,6 +150,33 @@ json breakdown(const settings& s) {
   return results;
 }
 
+/// ATen operators ("aten::…" RecordFunction events, nested calls included) per training step: the
+/// work both implementations dispatch, whatever language drives it. bench.py counts the same events
+/// with torch.autograd.profiler.
+std::atomic<long> aten_calls{0};
+
+json count_ops(const settings& s) {
+  json results = json::array();
+  auto data_generator = at::detail::createCPUGenerator(s.seed);
+  const auto x = eight_gaussians(s.batch, data_generator);
+  const int steps = 10;
+  for (const auto& c : bench::step_cases) {
+    bench::training_step step(step_options_for(s, c));
+    for (int i = 0; i < 3; ++i) step(x);  // warm-up: first-call allocations and lazy initialisation
+    aten_calls = 0;
+    const auto handle = at::addGlobalCallback(
+        at::RecordFunctionCallback([](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+          if (std::strncmp(fn.name(), "aten::", 6) == 0) ++aten_calls;
+          return nullptr;
+        }).needsInputs(false));
+    for (int i = 0; i < steps; ++i) step(x);
+    at::removeCallback(handle);
+    results.push_back({{"name", c.name}, {"aten_ops_per_step", static_cast<double>(aten_calls) / steps}});
+    std::cerr << "  scorelift " << c.name << ": " << static_cast<double>(aten_calls) / steps << " aten ops/step\n";
+  }
+  return results;
+}
+
 /// A short LSE run and nothing else, for the callgrind profile.
 json profile(const settings& s) {
   auto data_generator = at::detail::createCPUGenerator(s.seed);
@@ -161,9 +192,9 @@ int main(int argc, char** argv) {
   CLI::App app{"scorelift side of the side-by-side comparisons with the Python reference"};
   settings s;
   std::string what;
-  app.add_option("what", what, "training-step | lifted-loss | breakdown | profile")
+  app.add_option("what", what, "training-step | lifted-loss | breakdown | count-ops | profile")
       ->required()
-      ->check(CLI::IsMember({"training-step", "lifted-loss", "breakdown", "profile"}));
+      ->check(CLI::IsMember({"training-step", "lifted-loss", "breakdown", "count-ops", "profile"}));
   app.add_option("--threads", s.threads, "intra-op threads (torch::set_num_threads)")->check(CLI::PositiveNumber);
   app.add_option("--batch", s.batch)->check(CLI::Range(2, 1 << 20));
   app.add_option("--hidden", s.hidden)->check(CLI::PositiveNumber);
@@ -184,6 +215,7 @@ int main(int argc, char** argv) {
   if (what == "training-step") results = training_step(s);
   if (what == "lifted-loss") results = lifted_loss(s);
   if (what == "breakdown") results = breakdown(s);
+  if (what == "count-ops") results = count_ops(s);
   if (what == "profile") results = profile(s);
 
   const json report = {{"implementation", "scorelift"},
