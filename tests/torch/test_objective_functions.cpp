@@ -285,3 +285,35 @@ TEST_CASE("plain sliced score matching Function matches autograd of mean(h + p²
   CHECK(max_abs_difference(ours[1], theirs[1]) < 1e-14);
   CHECK_THROWS_AS(scorelift::torch_ext::sliced_score_matching_loss(h, p.narrow(1, 0, 4)), scorelift::invalid_argument);
 }
+
+TEST_CASE("per-sample residual alignments: w_b <t - sum_{i<l} kappa_i f_i, f_l>, their mean is the Function's") {
+  auto gen = tb::make_generator(18);
+  const int64_t levels = 2, batch = 5, dim = 3;
+  const auto modes = torch::randn({levels, batch, dim}, gen, f64);
+  const auto target = torch::randn({batch, dim}, gen, f64);
+  const auto weights = torch::rand({batch}, gen, f64) + 0.5;
+  const auto signs = random_signs(levels, batch, gen);
+  const objective_inputs inputs{.target = target, .weights = weights, .signs = signs};
+  const auto alignment = scorelift::torch_ext::per_sample_residual_alignment(modes, inputs);
+  REQUIRE(alignment.sizes() == torch::IntArrayRef({levels, batch}));
+  CHECK(max_abs_difference(alignment[0], weights * (target * modes[0]).sum(1)) < 1e-14);
+  CHECK(max_abs_difference(alignment[1], weights * ((target - signs[0].unsqueeze(1) * modes[0]) * modes[1]).sum(1)) < 1e-14);
+  const auto out = scorelift::torch_ext::lifted_residual_loss(modes, inputs);
+  for (int64_t l = 0; l < levels; ++l)
+    CHECK(alignment[l].mean().item<double>() == doctest::Approx(out.residual_alignment[static_cast<std::size_t>(l)]));
+}
+
+TEST_CASE("float32 modes run the core in float and agree with float64 to single precision") {
+  auto gen = tb::make_generator(19);
+  const auto modes = torch::randn({2, 16, 4}, gen, f64);
+  const auto divergence = torch::randn({2, 16}, gen, f64);
+  const auto m32 = modes.to(torch::kFloat32).requires_grad_(true);
+  const auto m64 = modes.clone().requires_grad_(true);
+  const auto l32 = scorelift::torch_ext::lifted_residual_loss(m32, {.divergence = divergence.to(torch::kFloat32)}).loss;
+  const auto l64 = scorelift::torch_ext::lifted_residual_loss(m64, {.divergence = divergence}).loss;
+  CHECK((l32.scalar_type() == torch::kFloat32));
+  CHECK(l32.item<double>() == doctest::Approx(l64.item<double>()).epsilon(1e-5));
+  const auto g32 = torch::autograd::grad({l32}, {m32})[0], g64 = torch::autograd::grad({l64}, {m64})[0];
+  CHECK((g32.scalar_type() == torch::kFloat32));
+  CHECK(max_abs_difference(g32.to(torch::kFloat64), g64) < 1e-5 * (1.0 + g64.abs().max().item<double>()));
+}

@@ -267,6 +267,22 @@ inline objective_output residual_score_matching_loss(const torch::Tensor& modes,
   return detail::apply_objective(modes, inputs, detail::residual_score_matching_objective{});
 }
 
+/// Per-sample residual alignments α_{l,b} = w_b ⟨r_l(x_b), f_l(x_b)⟩ (unsigned f_l; r_l built with
+/// the given signs; ⟨s, f_l⟩ from the target or −divergence): [L, B], no graph. Their batch mean is
+/// `objective_output::residual_alignment`; a per-noise-level sign table needs them per sample
+/// (ResidualStack::update_signs(noise_levels, alignments)).
+inline torch::Tensor per_sample_residual_alignment(const torch::Tensor& modes, const objective_inputs& inputs) {
+  const auto prepared = detail::prepare_inputs(modes, inputs, "per_sample_residual_alignment");
+  torch::NoGradGuard no_grad;
+  const auto detached_modes = modes.detach();
+  auto detached = prepared;
+  detached.source = prepared.source.detach();
+  const auto run = [&]<class Scalar>() {
+    return torch::stack(scorelift::per_sample_residual_alignment(detail::make_batch<Scalar>(detached_modes, detached)));
+  };
+  return modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>() : run.template operator()<float>();
+}
+
 /// Plain sliced score matching mean_{m,b}[h_{m,b} + ½ p_{m,b}²] from the per-probe Hutchinson terms
 /// h = vᵀ∇f v and projections p = vᵀf, both [M, B] (torch/hutchinson.hpp returns them).
 inline torch::Tensor sliced_score_matching_loss(const torch::Tensor& hutchinson, const torch::Tensor& projections) {

@@ -91,6 +91,15 @@ class ResidualStackImpl : public torch::nn::Module {
     set_tracker(t);
   }
 
+  /// The same with the alignments as one [L, B] tensor (torch_ext::per_sample_residual_alignment).
+  void update_signs(const torch::Tensor& noise_levels, const torch::Tensor& per_sample) {
+    scorelift::detail::require(per_sample.defined() && per_sample.dim() == 2 && per_sample.size(0) == levels(),
+                               "ResidualStack::update_signs", "argument 'per_sample' has shape ",
+                               scorelift::detail::tensor_shape_string(per_sample), " but [L, B] with L = ", levels(),
+                               " was expected");
+    update_signs(noise_levels, std::vector<torch::Tensor>(per_sample.unbind(0)));
+  }
+
   /// κ_l: [L] (global signs), in the dtype and on the device of `like`.
   torch::Tensor signs(const torch::Tensor& like) const {
     return torch::tensor(tracker().signs(), torch::kFloat64).to(like.options());
