@@ -14,6 +14,11 @@
 //
 // The backward is first-order only (the saved gradients are constants): differentiating the loss's
 // gradient again is not supported, and no objective here needs it.
+//
+// A residual LSE step (torch/residual_stack.hpp, torch/hutchinson.hpp):
+//   const auto d = hutchinson_divergence(stack, x, {.probes = 1}, gen, stack->levels());  // f, tr ∇f
+//   const auto out = lifted_residual_loss(d.outputs, {.divergence = d.divergence, .signs = stack->signs(x)});
+//   out.loss.backward();  optimiser.step();  stack->update_signs(out.residual_alignment);
 #pragma once
 
 #include <torch/torch.h>
