@@ -18,6 +18,10 @@
 #include "scorelift/objectives/lifted.hpp"
 #include "scorelift/thrust/fused_lifted_loss.hpp"
 #include "thrust_convert.hpp"
+#if SCORELIFT_TEST_THRUST_OMP
+#include <omp.h>
+#include <thrust/system/omp/execution_policy.h>
+#endif
 
 using scorelift::eigen_backend;
 using scorelift::index_t;
@@ -129,8 +133,9 @@ void check_against_eigen(const scorelift::objective_result<T>& got,
                 "grad_divergence");
 }
 
-template <class S>
-void compare_all(const batch_spec& spec, const lifted_options& options, std::uint64_t seed) {
+template <class S, class Policy = std::decay_t<decltype(thrust::device)>>
+void compare_all(const batch_spec& spec, const lifted_options& options, std::uint64_t seed,
+                 const Policy& exec = thrust::device) {
   using T = thrust_backend<S>;
   using E = eigen_backend<double>;
   const double tol = std::is_same_v<S, double> ? 1e-12 : 1e-5;
@@ -140,7 +145,7 @@ void compare_all(const batch_spec& spec, const lifted_options& options, std::uin
   const auto want = scorelift::lifted_residual_loss(eigen.view, options);
   {
     INFO("fused");
-    check_against_eigen(scorelift::fused_lifted_residual_loss(thrust.view, options), want, tol);
+    check_against_eigen(scorelift::fused_lifted_residual_loss(thrust.view, options, exec), want, tol);
   }
   {
     INFO("generic lifted_residual_loss on the Thrust backend");
@@ -186,3 +191,14 @@ TEST_CASE_TEMPLATE("fused lifted loss matches Eigen at large D (several chunks p
   compare_all<S>({5, 4097, 4, false, false, true}, {}, 401);  // one element past two chunks
   compare_all<S>({8, 2, 2, true, false, false}, {}, 402);     // D = 2: one tiny chunk per row
 }
+
+#if SCORELIFT_TEST_THRUST_OMP
+TEST_CASE_TEMPLATE("fused lifted loss on OpenMP threads (thrust::omp::par) matches Eigen", S, double, float) {
+  // Four threads whatever the machine: the reduction then combines partial sums in another order.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(4);
+  compare_all<S>({128, 3072, 3, true, true, true}, {}, 500, thrust::omp::par);
+  compare_all<S>({13, 12288, 2, false, true, true}, {}, 501, thrust::omp::par);
+  omp_set_num_threads(threads);
+}
+#endif

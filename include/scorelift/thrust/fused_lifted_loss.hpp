@@ -1,9 +1,12 @@
 // scorelift/thrust/fused_lifted_loss.hpp — lifted_residual_loss on the Thrust backend through the
 // fused two-pass kernels (scorelift/cuda/lifted_kernels.cuh) instead of the generic per-level
 // contractions: same inputs, same result, same checks, (L+1) fewer passes over memory per level.
+// `exec` picks where the passes run; its memory must be where the batch lives: thrust::device (the
+// default), or e.g. thrust::omp::par over the CPP device system's host memory for OpenMP threads.
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 
 #include "scorelift/backends/thrust.hpp"
@@ -14,9 +17,10 @@
 
 namespace scorelift {
 
-template <class Scalar>
+template <class Scalar, class Policy = std::decay_t<decltype(thrust::device)>>
 objective_result<thrust_backend<Scalar>> fused_lifted_residual_loss(const score_batch<thrust_backend<Scalar>>& batch,
-                                                                    const lifted_options& options = {}) {
+                                                                    const lifted_options& options = {},
+                                                                    const Policy& exec = thrust::device) {
   using B = thrust_backend<Scalar>;
   constexpr const char* where = "fused_lifted_residual_loss";
   const detail::batch_extents extents = detail::validate_score_batch(batch, where, 2);
@@ -52,7 +56,7 @@ objective_result<thrust_backend<Scalar>> fused_lifted_residual_loss(const score_
     if (!batch.target) out.divergence[l] = B::raw(result.grad_divergence[l]);
   }
 
-  fused::lifted_evaluation evaluation = fused::lifted_loss(thrust::device, in, out, options);
+  fused::lifted_evaluation evaluation = fused::lifted_loss(exec, in, out, options);
   // The inputs were checked above; a non-finite sum here means finite inputs whose squares overflow.
   detail::require(evaluation.finite, where, "the batch statistics overflowed (inputs of magnitude near the largest ",
                   "finite value): rescale the modes and target");

@@ -15,15 +15,19 @@
 //     the caller then runs the generic core. When it returns a value, every field must equal what
 //     `scorelift::lifted_residual_loss(batch, options)` returns (value, level_values, grad_modes as L
 //     tensors [B, D], grad_target or grad_divergence, residual_alignment), to rounding.
-// Without SCORELIFT_WITH_FUSED_CUDA this stub always declines. With it (CMake defines it when
-// LibTorch has CUDA and nvcc built `scorelift_fused_cuda`), CUDA tensors go to the two-pass kernels
-// of scorelift/cuda/lifted_cuda.cuh on the current stream; non-finite statistics decline, so that
+// Here: CPU tensors run the two passes of scorelift/cuda/lifted_elements.cuh on LibTorch's own
+// thread pool (at::parallel_reduce / at::parallel_for: as many threads as the torch ops would use);
+// CUDA tensors run the hand-written kernels of scorelift/cuda/lifted_cuda.cuh on the current stream
+// when SCORELIFT_WITH_FUSED_CUDA is defined (CMake: LibTorch has CUDA and nvcc built
+// `scorelift_fused_cuda`), and are declined otherwise. Non-finite statistics decline too, so that
 // the generic core's validation names the offending input.
 #pragma once
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 #ifdef SCORELIFT_WITH_FUSED_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -33,72 +37,128 @@
 #endif
 
 #include "scorelift/backends/torch.hpp"
+#include "scorelift/cuda/lifted_elements.cuh"
+#include "scorelift/cuda/lifted_statistics.cuh"
 #include "scorelift/objectives/lifted.hpp"
 #include "scorelift/objectives/score_batch.hpp"
 
 namespace scorelift::torch_ext::detail {
 
+/// The batch as the raw pointers the fused passes read, and freshly allocated gradients they write.
 template <class Scalar>
-std::optional<objective_result<torch_backend<Scalar>>> try_fused_lifted(
-    [[maybe_unused]] const torch::Tensor& modes, [[maybe_unused]] const score_batch<torch_backend<Scalar>>& batch,
-    [[maybe_unused]] const lifted_options& options) {
-#ifdef SCORELIFT_WITH_FUSED_CUDA
-  const int64_t levels = modes.size(0), n = modes.size(1), dim = modes.size(2);
-  if (!modes.is_cuda() || levels > fused::max_levels || n < 2 || dim < 1 || (options.distance_form && !batch.target))
-    return std::nullopt;  // the generic core handles (or rejects) these
-  const c10::cuda::CUDAGuard device_guard(modes.device());
-
-  // Raw pointers into contiguous tensors (kept alive here: a stride-0 broadcast of signs, or a
-  // non-contiguous stack, is materialised once).
-  std::vector<torch::Tensor> alive;
-  const auto pointer = [&](const torch::Tensor& t) {
-    alive.push_back(t.contiguous());
-    return alive.back().template data_ptr<Scalar>();
-  };
-  const torch::Tensor f = modes.contiguous();
-  const torch::Tensor grad_modes = torch::empty_like(f);
-  torch::Tensor grad_target, grad_divergence;
+struct fused_buffers {
+  std::vector<torch::Tensor> alive;  // contiguous versions of the inputs (a stride-0 broadcast of
+                                     // signs, a non-contiguous stack: materialised once)
+  torch::Tensor grad_modes, grad_target, grad_divergence;
   fused::lifted_inputs<Scalar> in;
   fused::lifted_outputs<Scalar> out;
-  in.batch = n;
-  in.dim = dim;
-  in.levels = static_cast<int>(levels);
-  if (batch.target) {
-    in.target = pointer(*batch.target);
-    grad_target = torch::empty({n, dim}, f.options());
-    out.target = grad_target.template data_ptr<Scalar>();
-  } else {
-    grad_divergence = torch::empty({levels, n}, f.options());
-  }
-  if (batch.weights) in.weights = pointer(*batch.weights);
-  for (int64_t l = 0; l < levels; ++l) {
-    const auto i = static_cast<std::size_t>(l);
-    in.modes[i] = f.template data_ptr<Scalar>() + l * n * dim;
-    out.modes[i] = grad_modes.template data_ptr<Scalar>() + l * n * dim;
-    if (!batch.signs.empty()) in.signs[i] = pointer(batch.signs[i]);
-    if (!batch.target) {
-      in.divergence[i] = pointer(batch.divergence[i]);
-      out.divergence[i] = grad_divergence.template data_ptr<Scalar>() + l * n;
+
+  fused_buffers(const torch::Tensor& modes, const score_batch<torch_backend<Scalar>>& batch) {
+    const int64_t levels = modes.size(0), n = modes.size(1), dim = modes.size(2);
+    const torch::Tensor f = contiguous(modes);
+    grad_modes = torch::empty_like(f);
+    in.batch = n;
+    in.dim = dim;
+    in.levels = static_cast<int>(levels);
+    if (batch.target) {
+      in.target = contiguous(*batch.target).template data_ptr<Scalar>();
+      grad_target = torch::empty({n, dim}, f.options());
+      out.target = grad_target.template data_ptr<Scalar>();
+    } else {
+      grad_divergence = torch::empty({levels, n}, f.options());
+    }
+    if (batch.weights) in.weights = contiguous(*batch.weights).template data_ptr<Scalar>();
+    for (int64_t l = 0; l < levels; ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      in.modes[i] = f.template data_ptr<Scalar>() + l * n * dim;
+      out.modes[i] = grad_modes.template data_ptr<Scalar>() + l * n * dim;
+      if (!batch.signs.empty()) in.signs[i] = contiguous(batch.signs[i]).template data_ptr<Scalar>();
+      if (!batch.target) {
+        in.divergence[i] = contiguous(batch.divergence[i]).template data_ptr<Scalar>();
+        out.divergence[i] = grad_divergence.template data_ptr<Scalar>() + l * n;
+      }
     }
   }
-  const torch::Tensor scratch = torch::empty({fused::lifted_scratch_doubles(in.levels)}, f.options().dtype(torch::kFloat64));
-  fused::lifted_evaluation evaluation = fused::lifted_loss_on_cuda<Scalar>(
-      in, out, options, c10::cuda::getCurrentCUDAStream(f.device().index()).stream(), scratch.data_ptr<double>());
-  if (!evaluation.finite) return std::nullopt;
 
-  objective_result<torch_backend<Scalar>> result;
-  result.value = evaluation.value;
-  result.level_values = std::move(evaluation.level_values);
-  result.residual_alignment = std::move(evaluation.residual_alignment);
-  for (int64_t l = 0; l < levels; ++l) {
-    result.grad_modes.push_back(grad_modes.select(0, l));
-    if (!batch.target) result.grad_divergence.push_back(grad_divergence.select(0, l));
+  /// The core's result type from the fused evaluation (gradients as views of the buffers).
+  objective_result<torch_backend<Scalar>> result(fused::lifted_evaluation&& evaluation) const {
+    objective_result<torch_backend<Scalar>> r;
+    r.value = evaluation.value;
+    r.level_values = std::move(evaluation.level_values);
+    r.residual_alignment = std::move(evaluation.residual_alignment);
+    for (int64_t l = 0; l < grad_modes.size(0); ++l) {
+      r.grad_modes.push_back(grad_modes.select(0, l));
+      if (grad_divergence.defined()) r.grad_divergence.push_back(grad_divergence.select(0, l));
+    }
+    if (grad_target.defined()) r.grad_target = grad_target;
+    return r;
   }
-  if (batch.target) result.grad_target = grad_target;
-  return result;
-#else
-  return std::nullopt;
+
+ private:
+  const torch::Tensor& contiguous(const torch::Tensor& t) {
+    alive.push_back(t.contiguous());
+    return alive.back();
+  }
+};
+
+/// The two passes on LibTorch's intra-op thread pool: work items are (sample, chunk of 2048
+/// contiguous elements); pass 1 reduces their sums, pass 2 writes their gradients.
+template <class Scalar>
+fused::lifted_evaluation fused_lifted_on_cpu(const fused::lifted_inputs<Scalar>& in,
+                                             const fused::lifted_outputs<Scalar>& out, const lifted_options& options) {
+  const fused::chunking ch = fused::chunking::contiguous(in.dim, 2048);
+  const int64_t items = in.batch * ch.chunks;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::min<int64_t>(in.dim, 2048));  // ≥ ~32k elements a task
+  return fused::detail::with_levels(in.levels, [&](auto levels) {
+    constexpr int L = decltype(levels)::value;
+    const fused::chunk_statistics<Scalar, L> statistics{in, ch};
+    const fused::add_level_sums<L> add;
+    const fused::level_sums<L> sums = at::parallel_reduce(
+        0, items, grain, fused::level_sums<L>{},
+        [&](int64_t begin, int64_t end, fused::level_sums<L> partial) {
+          for (int64_t item = begin; item < end; ++item) partial = add(partial, statistics(item));
+          return partial;
+        },
+        add);
+    fused::lifted_evaluation evaluation = fused::evaluate_lifted<L>(sums, in.batch, in.dim, options);
+    if (evaluation.finite) {
+      const fused::chunk_gradients<Scalar, L> gradients{in, out, ch, evaluation.template coefficients<L>()};
+      at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+        for (int64_t item = begin; item < end; ++item) gradients(item);
+      });
+    }
+    return evaluation;
+  });
+}
+
+template <class Scalar>
+std::optional<objective_result<torch_backend<Scalar>>> try_fused_lifted(const torch::Tensor& modes,
+                                                                       const score_batch<torch_backend<Scalar>>& batch,
+                                                                       const lifted_options& options) {
+  const int64_t levels = modes.size(0), n = modes.size(1), dim = modes.size(2);
+  if (levels > fused::max_levels || n < 2 || dim < 1 || (options.distance_form && !batch.target))
+    return std::nullopt;  // the generic core handles (or rejects) these
+#ifndef SCORELIFT_WITH_FUSED_CUDA
+  if (modes.is_cuda()) return std::nullopt;
 #endif
+  if (!modes.is_cpu() && !modes.is_cuda()) return std::nullopt;
+
+  fused_buffers<Scalar> buffers(modes, batch);
+  fused::lifted_evaluation evaluation;
+  if (modes.is_cpu()) {
+    evaluation = fused_lifted_on_cpu(buffers.in, buffers.out, options);
+  } else {
+#ifdef SCORELIFT_WITH_FUSED_CUDA
+    const c10::cuda::CUDAGuard device_guard(modes.device());
+    const torch::Tensor scratch = torch::empty({fused::lifted_scratch_doubles(buffers.in.levels)},
+                                               modes.options().dtype(torch::kFloat64));
+    evaluation = fused::lifted_loss_on_cuda<Scalar>(buffers.in, buffers.out, options,
+                                                    c10::cuda::getCurrentCUDAStream(modes.device().index()).stream(),
+                                                    scratch.data_ptr<double>());
+#endif
+  }
+  if (!evaluation.finite) return std::nullopt;
+  return buffers.result(std::move(evaluation));
 }
 
 }  // namespace scorelift::torch_ext::detail

@@ -1,0 +1,188 @@
+// scorelift/cuda/lifted_elements.cuh — the per-element work of the fused lifted loss, shared by
+// every driver of its two passes: Thrust (lifted_kernels.cuh, CPU or GPU), the hand-written CUDA
+// kernels (lifted_cuda.cuh) and LibTorch's CPU thread pool (torch/fused_dispatch.hpp). Plain C++
+// (host-device under nvcc); no Thrust, no CUDA runtime.
+//
+//   pass 1: sample_partials accumulates the partial dots of one sample over some of its elements
+//           and files them, scaled by w_b κ, under the sample's half (level_sums);
+//   pass 2: sample_gradient holds one sample's gradient coefficients and writes its gradient
+//           elements, carrying the residual ρ_l = t − Σ_{i<l} f̃_i in a register.
+// A row is cut into chunks (`chunking`) so that a driver has B × chunks independent work items.
+#pragma once
+
+#include <type_traits>
+
+#include "scorelift/cuda/config.cuh"
+#include "scorelift/cuda/lifted_statistics.cuh"
+#include "scorelift/errors.hpp"
+
+namespace scorelift::fused {
+
+/// How a work item (b, c) walks row b: elements begin(c), begin(c) + step, ... < end(c).
+struct chunking {
+  index_t dim = 0;
+  index_t chunks = 1;  // work items per row
+  index_t stride = 0;  // chunk c starts at c·stride
+  index_t step = 1;
+  index_t span = 0;    // chunk c ends at min(D, c·stride + span)
+
+  SCORELIFT_HOST_DEVICE index_t begin(index_t c) const { return c * stride; }
+  SCORELIFT_HOST_DEVICE index_t end(index_t c) const { return c * stride + span < dim ? c * stride + span : dim; }
+
+  /// Contiguous runs of `length` elements (CPU: one streaming, vectorisable loop per item).
+  static chunking contiguous(index_t dim, index_t length) {
+    return {dim, (dim + length - 1) / length, length, 1, length};
+  }
+  /// `lanes` interleaved items per row: item c reads c, c + lanes, ... (GPU: coalesced loads).
+  static chunking interleaved(index_t dim, index_t lanes) {
+    const index_t n = lanes < dim ? lanes : dim;
+    return {dim, n, 1, n, dim};
+  }
+};
+
+/// Calls visit(j) for every element j of chunk c, with a unit-stride loop when the stride is 1
+/// so that the compiler vectorises it.
+template <class Visit>
+SCORELIFT_HOST_DEVICE void for_chunk(const chunking& ch, index_t c, Visit&& visit) {
+  const index_t end = ch.end(c);
+  if (ch.step == 1) {
+    for (index_t j = ch.begin(c); j < end; ++j) visit(j);
+  } else {
+    for (index_t j = ch.begin(c); j < end; j += ch.step) visit(j);
+  }
+}
+
+/// The partial dots of one sample over some of its elements (pass 1's per-element work).
+template <class Scalar, int Levels>
+struct sample_partials {
+  static constexpr int pairs = level_sums<Levels>::pairs;
+  double p[Levels] = {};  // ⟨t, f_l⟩
+  double g[pairs] = {};   // ⟨f_l, f_k⟩, k ≤ l
+  double tt = 0.0;        // ‖t‖²
+
+  SCORELIFT_HOST_DEVICE void add_element(const lifted_inputs<Scalar>& in, index_t row, index_t j) {
+    double f[Levels];
+    for (int l = 0; l < Levels; ++l) f[l] = static_cast<double>(in.modes[l][row + j]);
+    if (in.target != nullptr) {
+      const double t = static_cast<double>(in.target[row + j]);
+      tt += t * t;
+      for (int l = 0; l < Levels; ++l) p[l] += t * f[l];
+    }
+    for (int l = 0; l < Levels; ++l)
+      for (int k = 0; k <= l; ++k) g[pair_index(l, k)] += f[l] * f[k];
+  }
+
+  /// The partials scaled by w_b κ and filed under sample b's half. ⟨s, f_l⟩ = −div_l is a
+  /// per-sample term: only the piece flagged `first` of each row adds it.
+  SCORELIFT_HOST_DEVICE level_sums<Levels> filed(const lifted_inputs<Scalar>& in, index_t b, bool first) const {
+    level_sums<Levels> out{};
+    const int h = b < in.batch / 2 ? 0 : 1;
+    const double w = in.weights != nullptr ? static_cast<double>(in.weights[b]) : 1.0;
+    double kappa[Levels];
+    for (int l = 0; l < Levels; ++l) kappa[l] = in.signs[l] != nullptr ? static_cast<double>(in.signs[l][b]) : 1.0;
+    for (int l = 0; l < Levels; ++l) {
+      const double s_dot_f = in.target == nullptr && first ? -static_cast<double>(in.divergence[l][b]) : p[l];
+      double residual_dot_f = s_dot_f;  // ⟨r_l, f_l⟩ = ⟨s, f_l⟩ − Σ_{i<l} κ_i ⟨f_i, f_l⟩
+      for (int i = 0; i < l; ++i) residual_dot_f -= kappa[i] * g[pair_index(l, i)];
+      out.alignment[l] = w * residual_dot_f;
+      out.a[h][l] = w * kappa[l] * s_dot_f;
+      for (int k = 0; k <= l; ++k) out.gram[h][pair_index(l, k)] = w * kappa[l] * kappa[k] * g[pair_index(l, k)];
+    }
+    out.target_sq[h] = w * tt;
+    return out;
+  }
+};
+
+/// Sample b's gradient coefficients (gradient_coefficients in lifted_statistics.cuh) and pass 2's
+/// per-element work.
+template <class Scalar, int Levels>
+struct sample_gradient {
+  Scalar kappa[Levels];
+  Scalar alpha[Levels];  // w κ γ_h: coefficient of ρ_l in ∂/∂f_l and of f_l in ∂/∂t
+  Scalar beta[Levels];   // w κ² δ_h: coefficient of f_l in ∂/∂f_l
+  Scalar target_factor;  // w τ_h: coefficient of t in ∂/∂t (distance form)
+
+  SCORELIFT_HOST_DEVICE sample_gradient(const lifted_inputs<Scalar>& in, const gradient_coefficients<Levels>& coef,
+                                        index_t b) {
+    const int h = b < in.batch / 2 ? 0 : 1;
+    const double w = in.weights != nullptr ? static_cast<double>(in.weights[b]) : 1.0;
+    for (int l = 0; l < Levels; ++l) {
+      const double k = in.signs[l] != nullptr ? static_cast<double>(in.signs[l][b]) : 1.0;
+      kappa[l] = static_cast<Scalar>(k);
+      alpha[l] = static_cast<Scalar>(w * k * coef.gamma[h][l]);
+      beta[l] = static_cast<Scalar>(w * k * k * coef.delta[h][l]);
+    }
+    target_factor = static_cast<Scalar>(w * coef.tau[h]);
+  }
+
+  /// ∂value/∂div_{b,l} = −α (once per sample).
+  SCORELIFT_HOST_DEVICE void write_divergence(const lifted_outputs<Scalar>& out, index_t b) const {
+    for (int l = 0; l < Levels; ++l)
+      if (out.divergence[l] != nullptr) out.divergence[l][b] = -alpha[l];
+  }
+
+  SCORELIFT_HOST_DEVICE void write_element(const lifted_inputs<Scalar>& in, const lifted_outputs<Scalar>& out,
+                                           index_t row, index_t j) const {
+    Scalar rho = in.target != nullptr ? in.target[row + j] : Scalar(0);
+    Scalar grad_t = target_factor * rho;
+    for (int l = 0; l < Levels; ++l) {
+      const Scalar f = in.modes[l][row + j];
+      out.modes[l][row + j] = alpha[l] * rho + beta[l] * f;
+      grad_t += alpha[l] * f;
+      rho -= kappa[l] * f;  // ρ_{l+1} = ρ_l − κ_l f_l
+    }
+    if (out.target != nullptr) out.target[row + j] = grad_t;
+  }
+};
+
+/// Pass 1 for work item (b, c) ↦ its sums (a Thrust functor; the other drivers call it too).
+template <class Scalar, int Levels>
+struct chunk_statistics {
+  lifted_inputs<Scalar> in;
+  chunking ch;
+
+  SCORELIFT_HOST_DEVICE level_sums<Levels> operator()(index_t item) const {
+    const index_t b = item / ch.chunks;
+    const index_t c = item % ch.chunks;
+    sample_partials<Scalar, Levels> partials;
+    for_chunk(ch, c, [&](index_t j) { partials.add_element(in, b * in.dim, j); });
+    return partials.filed(in, b, c == 0);
+  }
+};
+
+/// Pass 2 for work item (b, c): writes its gradient elements.
+template <class Scalar, int Levels>
+struct chunk_gradients {
+  lifted_inputs<Scalar> in;
+  lifted_outputs<Scalar> out;
+  chunking ch;
+  gradient_coefficients<Levels> coef;
+
+  SCORELIFT_HOST_DEVICE void operator()(index_t item) const {
+    const index_t b = item / ch.chunks;
+    const index_t c = item % ch.chunks;
+    const sample_gradient<Scalar, Levels> sample(in, coef, b);
+    if (c == 0) sample.write_divergence(out, b);
+    for_chunk(ch, c, [&](index_t j) { sample.write_element(in, out, b * in.dim, j); });
+  }
+};
+
+namespace detail {
+
+/// Runs visit(std::integral_constant<int, L>{}) for the runtime L: each L is unrolled separately.
+template <class Visit>
+decltype(auto) with_levels(int levels, Visit&& visit) {
+  static_assert(max_levels == 4, "with_levels lists the cases 1..max_levels");
+  scorelift::detail::require(levels >= 1 && levels <= max_levels, "fused::lifted_loss", "argument 'modes' has ",
+                             levels, " entries but the fused kernels handle L = 1..", max_levels);
+  switch (levels) {
+    case 1: return visit(std::integral_constant<int, 1>{});
+    case 2: return visit(std::integral_constant<int, 2>{});
+    case 3: return visit(std::integral_constant<int, 3>{});
+    default: return visit(std::integral_constant<int, 4>{});
+  }
+}
+
+}  // namespace detail
+
+}  // namespace scorelift::fused
