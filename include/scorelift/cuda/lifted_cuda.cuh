@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(block_threads) statistics_kernel(lifted_inputs
     const index_t begin = static_cast<index_t>(blockIdx.x) * block_elements;
     const index_t end = begin + block_elements < in.dim ? begin + block_elements : in.dim;
     partials_t partials;
-    for (index_t j = begin + threadIdx.x; j < end; j += block_threads) partials.add_element(in, b * in.dim, j);
+    partials.add(in, b * in.dim, begin + threadIdx.x, end, block_threads);
 
     // Block reduction: each warp by shuffles into shared memory, then thread 0 adds the warps.
     // (Fields are addressed with compile-time indices so that `partials` stays in registers.)
@@ -91,7 +91,7 @@ __global__ void __launch_bounds__(block_threads)
     if (blockIdx.x == 0 && threadIdx.x == 0) sample.write_divergence(out, b);
     const index_t begin = static_cast<index_t>(blockIdx.x) * block_elements;
     const index_t end = begin + block_elements < in.dim ? begin + block_elements : in.dim;
-    for (index_t j = begin + threadIdx.x; j < end; j += block_threads) sample.write_element(in, out, b * in.dim, j);
+    sample.write_run(in, out, b * in.dim, begin + threadIdx.x, end, block_threads);
   }
 }
 

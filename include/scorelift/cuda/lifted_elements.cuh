@@ -40,15 +40,14 @@ struct chunking {
   }
 };
 
-/// Calls visit(j) for every element j of chunk c, with a unit-stride loop when the stride is 1
+/// Calls visit(j) for j = begin, begin + step, ... < end; a literal unit-stride loop when step is 1,
 /// so that the compiler vectorises it.
 template <class Visit>
-SCORELIFT_HOST_DEVICE void for_chunk(const chunking& ch, index_t c, Visit&& visit) {
-  const index_t end = ch.end(c);
-  if (ch.step == 1) {
-    for (index_t j = ch.begin(c); j < end; ++j) visit(j);
+SCORELIFT_HOST_DEVICE void for_run(index_t begin, index_t end, index_t step, Visit&& visit) {
+  if (step == 1) {
+    for (index_t j = begin; j < end; ++j) visit(j);
   } else {
-    for (index_t j = ch.begin(c); j < end; j += ch.step) visit(j);
+    for (index_t j = begin; j < end; j += step) visit(j);
   }
 }
 
@@ -60,16 +59,42 @@ struct sample_partials {
   double g[pairs] = {};   // ⟨f_l, f_k⟩, k ≤ l
   double tt = 0.0;        // ‖t‖²
 
-  SCORELIFT_HOST_DEVICE void add_element(const lifted_inputs<Scalar>& in, index_t row, index_t j) {
-    double f[Levels];
-    for (int l = 0; l < Levels; ++l) f[l] = static_cast<double>(in.modes[l][row + j]);
+  /// Adds the elements begin, begin + step, ... < end of the row starting at `row`. Row pointers
+  /// and sums live in locals and the target test is out of the loop (HasTarget), so the compiler
+  /// keeps the sums in registers and vectorises a unit stride.
+  template <bool HasTarget>
+  SCORELIFT_HOST_DEVICE void add_run(const lifted_inputs<Scalar>& in, index_t row, index_t begin, index_t end,
+                                     index_t step) {
+    const Scalar* f_row[Levels];
+    for (int l = 0; l < Levels; ++l) f_row[l] = in.modes[l] + row;
+    const Scalar* t_row = HasTarget ? in.target + row : nullptr;
+    double p_run[Levels] = {};
+    double g_run[pairs] = {};
+    double tt_run = 0.0;
+    for_run(begin, end, step, [&](index_t j) {
+      double f[Levels];
+      for (int l = 0; l < Levels; ++l) f[l] = static_cast<double>(f_row[l][j]);
+      if constexpr (HasTarget) {
+        const double t = static_cast<double>(t_row[j]);
+        tt_run += t * t;
+        for (int l = 0; l < Levels; ++l) p_run[l] += t * f[l];
+      }
+      for (int l = 0; l < Levels; ++l)
+        for (int k = 0; k <= l; ++k) g_run[pair_index(l, k)] += f[l] * f[k];
+    });
+    for (int l = 0; l < Levels; ++l) p[l] += p_run[l];
+    for (int q = 0; q < pairs; ++q) g[q] += g_run[q];
+    tt += tt_run;
+  }
+
+  /// add_run with the target test made once.
+  SCORELIFT_HOST_DEVICE void add(const lifted_inputs<Scalar>& in, index_t row, index_t begin, index_t end,
+                                 index_t step) {
     if (in.target != nullptr) {
-      const double t = static_cast<double>(in.target[row + j]);
-      tt += t * t;
-      for (int l = 0; l < Levels; ++l) p[l] += t * f[l];
+      add_run<true>(in, row, begin, end, step);
+    } else {
+      add_run<false>(in, row, begin, end, step);
     }
-    for (int l = 0; l < Levels; ++l)
-      for (int k = 0; k <= l; ++k) g[pair_index(l, k)] += f[l] * f[k];
   }
 
   /// The partials scaled by w_b κ and filed under sample b's half. ⟨s, f_l⟩ = −div_l is a
@@ -121,17 +146,29 @@ struct sample_gradient {
       if (out.divergence[l] != nullptr) out.divergence[l][b] = -alpha[l];
   }
 
-  SCORELIFT_HOST_DEVICE void write_element(const lifted_inputs<Scalar>& in, const lifted_outputs<Scalar>& out,
-                                           index_t row, index_t j) const {
-    Scalar rho = in.target != nullptr ? in.target[row + j] : Scalar(0);
-    Scalar grad_t = target_factor * rho;
+  /// Writes the gradient elements begin, begin + step, ... < end of the row starting at `row`
+  /// (row pointers in locals: the stores cannot be taken to move them).
+  SCORELIFT_HOST_DEVICE void write_run(const lifted_inputs<Scalar>& in, const lifted_outputs<Scalar>& out, index_t row,
+                                       index_t begin, index_t end, index_t step) const {
+    const Scalar* f_row[Levels];
+    Scalar* grad_row[Levels];
     for (int l = 0; l < Levels; ++l) {
-      const Scalar f = in.modes[l][row + j];
-      out.modes[l][row + j] = alpha[l] * rho + beta[l] * f;
-      grad_t += alpha[l] * f;
-      rho -= kappa[l] * f;  // ρ_{l+1} = ρ_l − κ_l f_l
+      f_row[l] = in.modes[l] + row;
+      grad_row[l] = out.modes[l] + row;
     }
-    if (out.target != nullptr) out.target[row + j] = grad_t;
+    const Scalar* t_row = in.target != nullptr ? in.target + row : nullptr;
+    Scalar* grad_t_row = out.target != nullptr ? out.target + row : nullptr;
+    for_run(begin, end, step, [&](index_t j) {
+      Scalar rho = t_row != nullptr ? t_row[j] : Scalar(0);
+      Scalar grad_t = target_factor * rho;
+      for (int l = 0; l < Levels; ++l) {
+        const Scalar f = f_row[l][j];
+        grad_row[l][j] = alpha[l] * rho + beta[l] * f;
+        grad_t += alpha[l] * f;
+        rho -= kappa[l] * f;  // ρ_{l+1} = ρ_l − κ_l f_l
+      }
+      if (grad_t_row != nullptr) grad_t_row[j] = grad_t;
+    });
   }
 };
 
@@ -145,7 +182,7 @@ struct chunk_statistics {
     const index_t b = item / ch.chunks;
     const index_t c = item % ch.chunks;
     sample_partials<Scalar, Levels> partials;
-    for_chunk(ch, c, [&](index_t j) { partials.add_element(in, b * in.dim, j); });
+    partials.add(in, b * in.dim, ch.begin(c), ch.end(c), ch.step);
     return partials.filed(in, b, c == 0);
   }
 };
@@ -163,7 +200,7 @@ struct chunk_gradients {
     const index_t c = item % ch.chunks;
     const sample_gradient<Scalar, Levels> sample(in, coef, b);
     if (c == 0) sample.write_divergence(out, b);
-    for_chunk(ch, c, [&](index_t j) { sample.write_element(in, out, b * in.dim, j); });
+    sample.write_run(in, out, b * in.dim, ch.begin(c), ch.end(c), ch.step);
   }
 };
 
