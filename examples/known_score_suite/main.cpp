@@ -10,13 +10,12 @@
 // Prints a table per target (Fisher divergence mean ± std over seeds, relative divergence, wall time
 // per step), writes <out>/results.json and PNG plots (score fields vs truth, loss and Fisher curves).
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "report.hpp"
@@ -42,12 +41,18 @@ std::vector<std::string> split(const std::string& text) {
 std::vector<any_target> make_targets(const std::vector<std::string>& names, const std::vector<index_t>& funnel_dims) {
   std::vector<any_target> out;
   for (const auto& name : names) {
-    if (name == "eight_gaussians") out.push_back(erase(te::eight_gaussians()));
-    else if (name == "banana") out.push_back(erase(te::banana()));
-    else if (name == "funnel") for (index_t d : funnel_dims) out.push_back(erase(te::funnel(d)));
-    else if (name == "hypercube") out.push_back(erase(te::hypercube_mixture(32, 16)));
-    else if (name == "correlated") out.push_back(erase(te::correlated_gaussian(100, 0.9)));
-    else throw CLI::ValidationError("--targets", "unknown target '" + name + "'");
+    if (name == "eight_gaussians")
+      out.push_back(erase(te::eight_gaussians()));
+    else if (name == "banana")
+      out.push_back(erase(te::banana()));
+    else if (name == "funnel")
+      for (index_t d : funnel_dims) out.push_back(erase(te::funnel(d)));
+    else if (name == "hypercube")
+      out.push_back(erase(te::hypercube_mixture(32, 16)));
+    else if (name == "correlated")
+      out.push_back(erase(te::correlated_gaussian(100, 0.9)));
+    else
+      throw CLI::ValidationError("--targets", "unknown target '" + name + "'");
   }
   return out;
 }
@@ -66,8 +71,8 @@ std::vector<method> make_methods(index_t dim, index_t max_ism_dim, const std::ve
     for (double sigma : sigmas) out.push_back({"DSM s=" + ex::format_number(sigma, 2), objective::dsm, sigma});
   if (wanted("lse"))
     for (index_t levels : {1, 2, 3})
-      out.push_back({levels == 1 ? "LSE (L=1)" : "res. LSE (L=" + std::to_string(levels) + ")", objective::lifted, 0.0,
-                     levels});
+      out.push_back(
+          {levels == 1 ? "LSE (L=1)" : "res. LSE (L=" + std::to_string(levels) + ")", objective::lifted, 0.0, levels});
   return out;
 }
 
@@ -116,9 +121,11 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "training steps per run (default 300, or 2000 with --full)");
   app.add_option("--seeds", seeds, "seeds per method (mean ± std over them)")->check(CLI::Range(1, 100));
   app.add_option("--targets", targets_flag, "comma-separated: eight_gaussians,banana,funnel,hypercube,correlated");
-  app.add_option("--funnel-dims", funnel_flag, "comma-separated funnel dimensions in 2..10 (default 2; --full: 2,5,10)");
+  app.add_option("--funnel-dims", funnel_flag,
+                 "comma-separated funnel dimensions in 2..10 (default 2; --full: 2,5,10)");
   app.add_option("--dsm-sigmas", sigma_flag, "comma-separated DSM noise levels");
-  app.add_option("--methods", methods_flag, "comma-separated families: ism (D <= 10), ssm, ssm-vr, dsm, lse (L = 1, 2, 3)");
+  app.add_option("--methods", methods_flag,
+                 "comma-separated families: ism (D <= 10), ssm, ssm-vr, dsm, lse (L = 1, 2, 3)");
   app.add_option("--device", device_flag, "cpu or cuda");
   app.add_option("--batch", config.batch, "minibatch size")->check(CLI::Range(2, 1 << 20));
   app.add_option("--lr", config.learning_rate, "Adam learning rate");
@@ -161,11 +168,18 @@ int main(int argc, char** argv) {
 
   std::filesystem::create_directories(out_dir);
   nlohmann::json report = {{"config",
-                            {{"steps", config.steps}, {"batch", config.batch}, {"hidden", config.hidden},
-                             {"depth", config.depth}, {"seeds", seeds}, {"learning_rate", config.learning_rate},
-                             {"train_size", config.train_size}, {"test_size", config.test_size},
-                             {"device", device_flag}, {"dtype", use_double ? "float64" : "float32"},
-                             {"threads", threads}, {"probes", config.probes}}},
+                            {{"steps", config.steps},
+                             {"batch", config.batch},
+                             {"hidden", config.hidden},
+                             {"depth", config.depth},
+                             {"seeds", seeds},
+                             {"learning_rate", config.learning_rate},
+                             {"train_size", config.train_size},
+                             {"test_size", config.test_size},
+                             {"device", device_flag},
+                             {"dtype", use_double ? "float64" : "float32"},
+                             {"threads", threads},
+                             {"probes", config.probes}}},
                            {"targets", nlohmann::json::array()}};
   std::cout << "known-score suite: " << targets.size() << " targets, " << seeds << " seeds, " << config.steps
             << " steps, batch " << config.batch << ", MLP " << config.depth << "x" << config.hidden << " (SiLU), "
@@ -185,7 +199,8 @@ int main(int argc, char** argv) {
     }
     const bool plot_field = target.dim == 2;
     const auto grid = plot_field ? plot_grid(train.cpu(), 21).to(options) : torch::Tensor();
-    nlohmann::json target_json = {{"name", target.name}, {"dim", target.dim},
+    nlohmann::json target_json = {{"name", target.name},
+                                  {"dim", target.dim},
                                   {"score_norm", to_vector(truth.pow(2).sum(1).mean())[0]},
                                   {"methods", nlohmann::json::array()}};
     if (plot_field) {
@@ -194,8 +209,8 @@ int main(int argc, char** argv) {
       target_json["samples"] = to_vector(train.narrow(0, 0, 1000));
     }
 
-    std::cout << "\n== " << target.name << " (D = " << target.dim << ", E||s||^2 = "
-              << ex::format_number(target_json["score_norm"].get<double>(), 4) << ")\n";
+    std::cout << "\n== " << target.name << " (D = " << target.dim
+              << ", E||s||^2 = " << ex::format_number(target_json["score_norm"].get<double>(), 4) << ")\n";
     ex::table table({"method", "Fisher div. E||s_hat - s||^2", "relative", "ms/step"});
     for (const auto& m : make_methods(target.dim, max_ism_dim, sigmas, split(methods_flag))) {
       std::vector<double> fisher, relative, ms;

@@ -32,9 +32,10 @@ struct any_target {
 template <te::KnownScoreTarget T>
 any_target erase(T target) {
   auto shared = std::make_shared<T>(std::move(target));
-  return {shared->name(), shared->dim(),
-          [shared](index_t n, at::Generator& gen, torch::TensorOptions options) { return shared->sample(n, gen, options); },
-          [shared](const torch::Tensor& x) { return shared->score(x); }};
+  return {
+      shared->name(), shared->dim(),
+      [shared](index_t n, at::Generator& gen, torch::TensorOptions options) { return shared->sample(n, gen, options); },
+      [shared](const torch::Tensor& x) { return shared->score(x); }};
 }
 
 enum class objective { ism, ssm, ssm_vr, dsm, lifted };
@@ -61,19 +62,20 @@ struct run_config {
 };
 
 struct run_result {
-  double fisher = 0.0;            // E‖ŝ − s‖² on the held-out samples
-  double fisher_error = 0.0;      // its standard error
-  double relative = 0.0;          // E‖ŝ − s‖² / E‖s‖²
-  double ms_per_step = 0.0;       // wall time of the training steps only
-  std::vector<double> losses;     // the objective every log_every steps
+  double fisher = 0.0;               // E‖ŝ − s‖² on the held-out samples
+  double fisher_error = 0.0;         // its standard error
+  double relative = 0.0;             // E‖ŝ − s‖² / E‖s‖²
+  double ms_per_step = 0.0;          // wall time of the training steps only
+  std::vector<double> losses;        // the objective every log_every steps
   std::vector<double> fisher_curve;  // held-out Fisher divergence (first 1000 test points) at the same steps
-  torch::Tensor model_score;      // ŝ on the evaluation points passed in (for the plots), on the CPU
+  torch::Tensor model_score;         // ŝ on the evaluation points passed in (for the plots), on the CPU
 };
 
 /// The objective of `m` on a minibatch x (one optimiser step's loss); updates the signs of lifted stacks.
 inline torch::Tensor training_loss(const method& m, te::ResidualStack& stack, const torch::Tensor& x, index_t probes,
                                    at::Generator& gen) {
-  const te::hutchinson_options sliced{.kind = scorelift::probe_kind::rademacher, .probes = probes, .create_graph = true};
+  const te::hutchinson_options sliced{
+      .kind = scorelift::probe_kind::rademacher, .probes = probes, .create_graph = true};
   switch (m.kind) {
     case objective::ism: {  // E[tr ∇f + ½‖f‖²], exact trace by D backward passes
       const auto d = te::exact_divergence(stack, x, true, 1);
@@ -125,7 +127,8 @@ inline run_result train_and_evaluate(const method& m, const any_target& target, 
   scorelift::examples::progress progress(label, config.steps);
   double training_seconds = 0.0;
   for (index_t step = 1; step <= config.steps; ++step) {
-    const auto index = torch::randint(0, train.size(0), {config.batch}, gen, torch::TensorOptions().dtype(torch::kLong));
+    const auto index =
+        torch::randint(0, train.size(0), {config.batch}, gen, torch::TensorOptions().dtype(torch::kLong));
     const auto x = train.index_select(0, index.to(train.device()));
     const auto start = std::chrono::steady_clock::now();
     optimiser.zero_grad();

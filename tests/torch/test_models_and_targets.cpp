@@ -1,12 +1,12 @@
 // Hutchinson and exact divergences by double backward, the residual stack module (signs as saved
 // state), and the known-score targets (closed-form scores vs autograd of independently written log
 // densities; samples vs scores through Stein's identity E[s(x) xᵀ] = −I).
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/torch/hutchinson.hpp"
@@ -50,7 +50,8 @@ TEST_CASE("Hutchinson divergence is unbiased for every probe kind (within 5 stan
   const known_jacobian_model model{torch::randn({5, 5}, gen, f64)};
   const auto x = torch::randn({3, 5}, gen, f64);
   const auto exact = model.trace(x);
-  for (auto kind : {scorelift::probe_kind::rademacher, scorelift::probe_kind::gaussian, scorelift::probe_kind::sphere}) {
+  for (auto kind :
+       {scorelift::probe_kind::rademacher, scorelift::probe_kind::gaussian, scorelift::probe_kind::sphere}) {
     CAPTURE(scorelift::probe_name(kind));
     const auto result = te::hutchinson_divergence(model, x, {.kind = kind, .probes = 4000, .create_graph = false}, gen);
     REQUIRE(result.hutchinson.sizes() == torch::IntArrayRef({4000, 3}));
@@ -69,8 +70,8 @@ TEST_CASE("Hutchinson divergence is unbiased for every probe kind (within 5 stan
 
 TEST_CASE("divergences of a residual stack: one backward pass gives each level's own trace") {
   torch::manual_seed(3);
-  te::ResidualStack stack(te::residual_stack_options{.network = {.input_dim = 3, .output_dim = 3, .hidden = 8, .depth = 2},
-                                                     .levels = 2});
+  te::ResidualStack stack(
+      te::residual_stack_options{.network = {.input_dim = 3, .output_dim = 3, .hidden = 8, .depth = 2}, .levels = 2});
   stack->to(torch::kFloat64);
   auto gen = tb::make_generator(23);
   const auto x = torch::randn({5, 3}, gen, f64);
@@ -86,7 +87,9 @@ TEST_CASE("divergences of a residual stack: one backward pass gives each level's
   const auto grad = torch::autograd::grad({together.divergence[1].sum()}, {weight})[0];
   auto raw = weight.data();  // the same storage, outside autograd: perturb it in place
   const double h = 1e-6, before = raw[0][0].item<double>();
-  const auto trace_sum = [&] { return te::exact_divergence(stack->network(1), x, false).divergence.sum().item<double>(); };
+  const auto trace_sum = [&] {
+    return te::exact_divergence(stack->network(1), x, false).divergence.sum().item<double>();
+  };
   raw[0][0] = before + h;
   const double up = trace_sum();
   raw[0][0] = before - h;
@@ -97,8 +100,8 @@ TEST_CASE("divergences of a residual stack: one backward pass gives each level's
 
 TEST_CASE("residual stack: sign EMA, score estimate, and torch::save/load bit-exact with the signs") {
   torch::manual_seed(4);
-  const te::residual_stack_options options{.network = {.input_dim = 2, .output_dim = 2, .hidden = 8, .depth = 2},
-                                           .levels = 3, .noise_levels = 4};
+  const te::residual_stack_options options{
+      .network = {.input_dim = 2, .output_dim = 2, .hidden = 8, .depth = 2}, .levels = 3, .noise_levels = 4};
   te::ResidualStack stack(options);
   stack->to(torch::kFloat64);
   auto gen = tb::make_generator(24);
@@ -111,8 +114,8 @@ TEST_CASE("residual stack: sign EMA, score estimate, and torch::save/load bit-ex
   // EMA from 0 with β = 0.5: A = 0.5 · (mean alignment of the level's samples); level 2 unseen → 0.
   const auto tracker = stack->tracker();
   CHECK(tracker.soft_sign(0, 1) == doctest::Approx(-0.5));
-  CHECK(tracker.soft_sign(2, 1) == doctest::Approx(-1.0));   // mean(−2, −2) · 0.5
-  CHECK(tracker.soft_sign(2, 3) == doctest::Approx(1.0 / 6)); // mean(3, −1, −1) · 0.5
+  CHECK(tracker.soft_sign(2, 1) == doctest::Approx(-1.0));     // mean(−2, −2) · 0.5
+  CHECK(tracker.soft_sign(2, 3) == doctest::Approx(1.0 / 6));  // mean(3, −1, −1) · 0.5
   CHECK(tracker.soft_sign(1, 2) == 0.0);
   const auto kappa = stack->signs_for(levels, x);
   CHECK(kappa[0].eq(-1.0).all().item<bool>());
@@ -139,8 +142,8 @@ TEST_CASE("residual stack: sign EMA, score estimate, and torch::save/load bit-ex
 }
 
 TEST_CASE("global signs follow the sign of the residual alignment EMA") {
-  te::ResidualStack stack(te::residual_stack_options{.network = {.input_dim = 2, .output_dim = 2, .hidden = 4, .depth = 1},
-                                                     .levels = 2});
+  te::ResidualStack stack(
+      te::residual_stack_options{.network = {.input_dim = 2, .output_dim = 2, .hidden = 4, .depth = 1}, .levels = 2});
   const auto like = torch::zeros({1}, f64);
   CHECK(stack->signs(like).equal(torch::tensor({1.0, 1.0}, f64)));  // sgn(0) = +1
   const std::vector<double> first{-1.0, 2.0}, second{0.5, -3.0};
@@ -161,8 +164,8 @@ TEST_CASE("bad input to divergences and stacks throws invalid_argument naming it
   CHECK_THROWS_WITH_AS(te::exact_divergence([](const torch::Tensor& v) { return v; }, torch::randn({4}, f64)),
                        "exact_divergence: argument 'x' has shape [4] but [B, D] with B, D >= 1 was expected",
                        scorelift::invalid_argument);
-  te::ResidualStack stack(te::residual_stack_options{.network = {.input_dim = 3, .output_dim = 3, .hidden = 4, .depth = 1},
-                                                     .levels = 2});
+  te::ResidualStack stack(
+      te::residual_stack_options{.network = {.input_dim = 3, .output_dim = 3, .hidden = 4, .depth = 1}, .levels = 2});
   CHECK_THROWS_AS(stack->forward(torch::randn({3, 4, 3})), scorelift::invalid_argument);  // L = 3 ≠ 2
   CHECK_THROWS_AS(stack->forward(torch::randn({4, 5})), scorelift::invalid_argument);     // D = 5 ≠ 3
   CHECK_THROWS_AS(stack->signs_for(torch::tensor({0.5}), x), scorelift::invalid_argument);
@@ -211,7 +214,8 @@ TEST_CASE("eight Gaussians and the hypercube mixture: closed-form score = autogr
   CHECK(eight.centres().norm(2, 1).sub(4.0 / std::sqrt(2.0)).abs().max().item<double>() < 1e-12);
   CHECK(eight.sigma() == doctest::Approx(0.5 / std::sqrt(2.0)));
   const auto x = eight.sample(64, gen, f64) * 1.5;  // also off the modes, where responsibilities are extreme
-  const auto expected = autograd_score(x, [&](const torch::Tensor& v) { return log_mixture(v, eight.centres(), eight.sigma()); });
+  const auto expected =
+      autograd_score(x, [&](const torch::Tensor& v) { return log_mixture(v, eight.centres(), eight.sigma()); });
   CHECK((eight.score(x) - expected).abs().max().item<double>() < 1e-9);
   check_stein_identity(eight, 20000, 32);
 
@@ -219,7 +223,8 @@ TEST_CASE("eight Gaussians and the hypercube mixture: closed-form score = autogr
   CHECK(cube.dim() == 32);
   CHECK(cube.centres().abs().eq(1.0).all().item<bool>());
   const auto y = cube.sample(32, gen, f64);
-  const auto expected_cube = autograd_score(y, [&](const torch::Tensor& v) { return log_mixture(v, cube.centres(), 0.5); });
+  const auto expected_cube =
+      autograd_score(y, [&](const torch::Tensor& v) { return log_mixture(v, cube.centres(), 0.5); });
   CHECK((cube.score(y) - expected_cube).abs().max().item<double>() < 1e-9);
   check_stein_identity(cube, 8000, 33);
 }
@@ -250,7 +255,9 @@ TEST_CASE("banana, funnel and correlated Gaussian: closed-form score = autograd 
 
   const te::correlated_gaussian gauss(100, 0.9);
   const auto xg = gauss.sample(2000, gen, f64);
-  const auto log_gauss = [&](const torch::Tensor& v) { return -0.5 * (torch::matmul(v, gauss.precision()) * v).sum(1); };
+  const auto log_gauss = [&](const torch::Tensor& v) {
+    return -0.5 * (torch::matmul(v, gauss.precision()) * v).sum(1);
+  };
   CHECK((gauss.score(xg) - autograd_score(xg, log_gauss)).abs().max().item<double>() < 1e-10);
   // Σ_ij = ρ^|i−j|: the sample covariance of 2000 draws matches within ~4/√2000 on the first off-diagonals.
   const auto covariance = torch::matmul(xg.t(), xg) / 2000.0;

@@ -78,7 +78,8 @@ TEST_CASE("torch_backend computes row dots, half sums and row scalings like the 
 TEST_CASE("torch_backend rejects another dtype, rank or shape, naming function and shapes") {
   const auto x = torch::zeros({3, 2}, f64);
   CHECK_THROWS_WITH_AS(tb::row_dot(x, torch::zeros({3, 2}, torch::kFloat32)),
-                       doctest::Contains("torch_backend::row_dot: argument 'y' ([3, 2] float32 cpu) has dtype float32 but this backend computes in float64"),
+                       doctest::Contains("torch_backend::row_dot: argument 'y' ([3, 2] float32 cpu) has dtype float32 "
+                                         "but this backend computes in float64"),
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(tb::row_dot(x, torch::zeros({3, 4}, f64)),
                        "torch_backend::row_dot: argument 'x' has shape [3, 2] but argument 'y' has shape [3, 4]",
@@ -98,7 +99,8 @@ TEST_CASE("lifted Function with a target matches autograd of the formula (L = 3,
   const auto weights = torch::rand({batch}, gen, f64) + 0.5;
   const auto signs = random_signs(levels, batch, gen);
 
-  const auto out = scorelift::torch_ext::lifted_residual_loss(modes, {.target = target, .weights = weights, .signs = signs});
+  const auto out =
+      scorelift::torch_ext::lifted_residual_loss(modes, {.target = target, .weights = weights, .signs = signs});
   const auto grads = torch::autograd::grad({out.loss}, {modes, target});
   const auto reference = reference_lifted(modes, target, {}, weights, signs);
   const auto reference_grads = torch::autograd::grad({reference}, {modes, target});
@@ -107,7 +109,8 @@ TEST_CASE("lifted Function with a target matches autograd of the formula (L = 3,
   CHECK(max_abs_difference(grads[0], reference_grads[0]) < 1e-10);
   CHECK(max_abs_difference(grads[1], reference_grads[1]) < 1e-10);
   REQUIRE(out.level_values.size() == 3);
-  CHECK((out.level_values[0] + out.level_values[1] + out.level_values[2]) / 3 == doctest::Approx(out.loss.item<double>()));
+  CHECK((out.level_values[0] + out.level_values[1] + out.level_values[2]) / 3 ==
+        doctest::Approx(out.loss.item<double>()));
   // The gradient is not trivially zero in any block (a test that could not fail otherwise).
   for (int64_t l = 0; l < levels; ++l) CHECK(grads[0][l].abs().sum().item<double>() > 1e-3);
 }
@@ -126,7 +129,8 @@ TEST_CASE("lifted Function with a divergence matches autograd (list of modes, gl
                                           global_signs.unsqueeze(1).expand({levels, batch}));
   const auto reference_grads = torch::autograd::grad({reference}, {modes[0], modes[1], divergence});
   CHECK(std::abs(out.loss.item<double>() - reference.item<double>()) < 1e-12);
-  for (int k = 0; k < 3; ++k) CHECK(max_abs_difference(grads[static_cast<std::size_t>(k)], reference_grads[static_cast<std::size_t>(k)]) < 1e-10);
+  for (int k = 0; k < 3; ++k)
+    CHECK(max_abs_difference(grads[static_cast<std::size_t>(k)], reference_grads[static_cast<std::size_t>(k)]) < 1e-10);
 }
 
 TEST_CASE("lifted Function backward agrees with central finite differences of its forward") {
@@ -190,7 +194,8 @@ TEST_CASE("single-level lifted Function (LSE with a divergence) agrees with fini
 
 TEST_CASE("gradients flow through the Function into network parameters exactly as plain autograd") {
   torch::manual_seed(5);
-  scorelift::torch_ext::MLP net(scorelift::torch_ext::mlp_options{.input_dim = 3, .output_dim = 3, .hidden = 16, .depth = 2});
+  scorelift::torch_ext::MLP net(
+      scorelift::torch_ext::mlp_options{.input_dim = 3, .output_dim = 3, .hidden = 16, .depth = 2});
   net->to(torch::kFloat64);
   auto gen = tb::make_generator(14);
   const auto x = torch::randn({8, 3}, gen, f64);
@@ -214,9 +219,10 @@ TEST_CASE("lifted Function rejects bad input with invalid_argument naming the ar
   const auto modes = torch::randn({2, 6, 3}, f64);
   const auto target = torch::randn({6, 3}, f64);
   using scorelift::torch_ext::lifted_residual_loss;
-  CHECK_THROWS_WITH_AS(lifted_residual_loss(modes, {.target = target.to(torch::kFloat32)}),
-                       doctest::Contains("lifted_residual_loss: argument 'target' ([6, 3] float32 cpu) must have the dtype"),
-                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(modes, {.target = target.to(torch::kFloat32)}),
+      doctest::Contains("lifted_residual_loss: argument 'target' ([6, 3] float32 cpu) must have the dtype"),
+      scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(lifted_residual_loss(modes, {.target = torch::randn({6, 3}, f64.device(torch::kMeta))}),
                        doctest::Contains("argument 'target' ([6, 3] float64 meta) must have the dtype and device"),
                        scorelift::invalid_argument);
@@ -256,15 +262,16 @@ TEST_CASE("residual score matching Function (DSM target / ISM divergence) matche
   auto earlier = torch::zeros({batch, dim}, f64);
   for (int64_t l = 0; l < levels; ++l) {
     with_target = with_target + 0.5 * (weights * (modes[l] - (target - earlier)).pow(2).sum(1)).mean();
-    with_divergence = with_divergence + (weights * (0.5 * modes[l].pow(2).sum(1) + divergence[l] +
-                                                    (earlier * modes[l]).sum(1))).mean();
+    with_divergence = with_divergence +
+                      (weights * (0.5 * modes[l].pow(2).sum(1) + divergence[l] + (earlier * modes[l]).sum(1))).mean();
     earlier = earlier + modes[l].detach();
   }
   with_target = with_target / static_cast<double>(levels);
   with_divergence = with_divergence / static_cast<double>(levels);
 
   const auto dsm = scorelift::torch_ext::residual_score_matching_loss(modes, {.target = target, .weights = weights});
-  const auto ism = scorelift::torch_ext::residual_score_matching_loss(modes, {.divergence = divergence, .weights = weights});
+  const auto ism =
+      scorelift::torch_ext::residual_score_matching_loss(modes, {.divergence = divergence, .weights = weights});
   CHECK(std::abs(dsm.loss.item<double>() - with_target.item<double>()) < 1e-12);
   CHECK(std::abs(ism.loss.item<double>() - with_divergence.item<double>()) < 1e-12);
   const auto ours = torch::autograd::grad({dsm.loss + ism.loss}, {modes, target, divergence});
@@ -297,7 +304,8 @@ TEST_CASE("per-sample residual alignments: w_b <t - sum_{i<l} kappa_i f_i, f_l>,
   const auto alignment = scorelift::torch_ext::per_sample_residual_alignment(modes, inputs);
   REQUIRE(alignment.sizes() == torch::IntArrayRef({levels, batch}));
   CHECK(max_abs_difference(alignment[0], weights * (target * modes[0]).sum(1)) < 1e-14);
-  CHECK(max_abs_difference(alignment[1], weights * ((target - signs[0].unsqueeze(1) * modes[0]) * modes[1]).sum(1)) < 1e-14);
+  CHECK(max_abs_difference(alignment[1], weights * ((target - signs[0].unsqueeze(1) * modes[0]) * modes[1]).sum(1)) <
+        1e-14);
   const auto out = scorelift::torch_ext::lifted_residual_loss(modes, inputs);
   for (int64_t l = 0; l < levels; ++l)
     CHECK(alignment[l].mean().item<double>() == doctest::Approx(out.residual_alignment[static_cast<std::size_t>(l)]));

@@ -42,12 +42,18 @@ inline std::string tensor_shape_string(const torch::Tensor& t) {
 /// "float64", "float32", ... — PyTorch's names for the dtypes.
 inline std::string dtype_name(torch::ScalarType type) {
   switch (type) {
-    case torch::kFloat64: return "float64";
-    case torch::kFloat32: return "float32";
-    case torch::kFloat16: return "float16";
-    case torch::kInt64: return "int64";
-    case torch::kInt32: return "int32";
-    default: return c10::toString(type);
+    case torch::kFloat64:
+      return "float64";
+    case torch::kFloat32:
+      return "float32";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kInt64:
+      return "int64";
+    case torch::kInt32:
+      return "int32";
+    default:
+      return c10::toString(type);
   }
 }
 
@@ -103,7 +109,9 @@ struct torch_backend {
   static index_t size(const vector_type& v) { return v.size(0); }
   static std::string shape_string(const matrix_view& m) { return detail::tensor_shape_string(m); }
 
-  static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) { return m.narrow(0, begin, end - begin); }
+  static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
+    return m.narrow(0, begin, end - begin);
+  }
 
   // ---- Contractions and reductions. ----
 
@@ -125,8 +133,8 @@ struct torch_backend {
     return torch::full({n}, value, options_like(like));
   }
   static vector_type split_filled(index_t n, index_t n_first, double first, double second, const matrix_view& like) {
-    return torch::cat({torch::full({n_first}, first, options_like(like)),
-                       torch::full({n - n_first}, second, options_like(like))});
+    return torch::cat(
+        {torch::full({n_first}, first, options_like(like)), torch::full({n - n_first}, second, options_like(like))});
   }
   static vector_type multiply(const vector_type& u, const vector_type& v) {
     check_vectors(u, v, "torch_backend::multiply");

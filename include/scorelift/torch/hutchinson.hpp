@@ -26,8 +26,8 @@ namespace scorelift::torch_ext {
 
 struct hutchinson_options {
   probe_kind kind = probe_kind::rademacher;
-  index_t probes = 1;         // M
-  bool create_graph = true;   // keep the divergence differentiable in the parameters (training)
+  index_t probes = 1;        // M
+  bool create_graph = true;  // keep the divergence differentiable in the parameters (training)
 };
 
 struct divergence_result {
@@ -83,8 +83,8 @@ divergence_result hutchinson_divergence(Model&& model, const torch::Tensor& x, c
   const auto draw = [&]<class Scalar>() {
     return draw_probes<torch_backend<Scalar>>(options.kind, options.probes, rows, dim, gen, flat);
   };
-  const auto probes = leaf.scalar_type() == torch::kFloat64 ? draw.template operator()<double>()
-                                                             : draw.template operator()<float>();
+  const auto probes =
+      leaf.scalar_type() == torch::kFloat64 ? draw.template operator()<double>() : draw.template operator()<float>();
   std::vector<torch::Tensor> terms, projections;
   for (const auto& flat_probe : probes) {
     const auto v = flat_probe.view(leaf.sizes());

@@ -17,22 +17,23 @@ namespace scorelift::torch_ext {
 enum class activation { silu, softplus };
 
 struct mlp_options {
-  index_t input_dim = 2;       // D of x
-  index_t output_dim = 2;      // D of f(x) (= input_dim for a score model)
-  index_t hidden = 128;        // width of every hidden layer
-  index_t depth = 3;           // number of hidden layers
-  index_t condition_dim = 0;   // width of c; 0 = unconditional
+  index_t input_dim = 2;      // D of x
+  index_t output_dim = 2;     // D of f(x) (= input_dim for a score model)
+  index_t hidden = 128;       // width of every hidden layer
+  index_t depth = 3;          // number of hidden layers
+  index_t condition_dim = 0;  // width of c; 0 = unconditional
   activation act = activation::silu;
 };
 
 class MLPImpl : public torch::nn::Module {
  public:
   explicit MLPImpl(const mlp_options& options) : options_(options) {
-    scorelift::detail::require(options.input_dim >= 1 && options.output_dim >= 1 && options.hidden >= 1 && options.depth >= 1 &&
-                        options.condition_dim >= 0,
-                    "MLP", "options input_dim = ", options.input_dim, ", output_dim = ", options.output_dim,
-                    ", hidden = ", options.hidden, ", depth = ", options.depth, ", condition_dim = ",
-                    options.condition_dim, " must be positive (condition_dim may be 0)");
+    scorelift::detail::require(options.input_dim >= 1 && options.output_dim >= 1 && options.hidden >= 1 &&
+                                   options.depth >= 1 && options.condition_dim >= 0,
+                               "MLP", "options input_dim = ", options.input_dim, ", output_dim = ", options.output_dim,
+                               ", hidden = ", options.hidden, ", depth = ", options.depth,
+                               ", condition_dim = ", options.condition_dim,
+                               " must be positive (condition_dim may be 0)");
     index_t width = options.input_dim + options.condition_dim;
     for (index_t k = 0; k < options.depth; ++k) {
       layers_->push_back(torch::nn::Linear(width, options.hidden));
@@ -48,20 +49,21 @@ class MLPImpl : public torch::nn::Module {
   /// One `forward` with a default argument: LibTorch's module holder cannot call an overloaded one.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c = {}) {
     scorelift::detail::require(x.defined() && x.dim() == 2 && x.size(1) == options_.input_dim, "MLP::forward",
-                    "argument 'x' has shape ", scorelift::detail::tensor_shape_string(x), " but [B, ", options_.input_dim,
-                    "] was expected");
+                               "argument 'x' has shape ", scorelift::detail::tensor_shape_string(x), " but [B, ",
+                               options_.input_dim, "] was expected");
     if (options_.condition_dim == 0) {
-      scorelift::detail::require(!c.defined(), "MLP::forward", "argument 'c' has shape ", scorelift::detail::tensor_shape_string(c),
-                      " but this network has no conditioning input (condition_dim = 0)");
+      scorelift::detail::require(!c.defined(), "MLP::forward", "argument 'c' has shape ",
+                                 scorelift::detail::tensor_shape_string(c),
+                                 " but this network has no conditioning input (condition_dim = 0)");
       return run(x);
     }
     scorelift::detail::require(c.defined(), "MLP::forward", "this network has condition_dim = ", options_.condition_dim,
-                    ": call forward(x, c) with c of shape [B, ", options_.condition_dim, "]");
+                               ": call forward(x, c) with c of shape [B, ", options_.condition_dim, "]");
     const auto condition = c.dim() == 1 ? c.unsqueeze(1) : c;
-    scorelift::detail::require(condition.dim() == 2 && condition.size(0) == x.size(0) &&
-                        condition.size(1) == options_.condition_dim,
-                    "MLP::forward", "argument 'c' has shape ", scorelift::detail::tensor_shape_string(c), " but x has shape ",
-                    scorelift::detail::tensor_shape_string(x), " and condition_dim = ", options_.condition_dim);
+    scorelift::detail::require(
+        condition.dim() == 2 && condition.size(0) == x.size(0) && condition.size(1) == options_.condition_dim,
+        "MLP::forward", "argument 'c' has shape ", scorelift::detail::tensor_shape_string(c), " but x has shape ",
+        scorelift::detail::tensor_shape_string(x), " and condition_dim = ", options_.condition_dim);
     return run(torch::cat({x, condition.to(x.dtype())}, 1));
   }
 

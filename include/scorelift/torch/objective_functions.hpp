@@ -69,8 +69,8 @@ inline prepared_inputs prepare_inputs(const torch::Tensor& modes, const objectiv
           scorelift::detail::tensor_shape_string(modes), " but [L, B, D] was expected");
   require(modes.size(0) >= 1, where, "argument 'modes' has shape ", scorelift::detail::tensor_shape_string(modes),
           " (L = 0): at least one mode is needed");
-  require(modes.scalar_type() == torch::kFloat64 || modes.scalar_type() == torch::kFloat32, where,
-          "argument 'modes' (", tensor_description(modes), ") must be float32 or float64");
+  require(modes.scalar_type() == torch::kFloat64 || modes.scalar_type() == torch::kFloat32, where, "argument 'modes' (",
+          tensor_description(modes), ") must be float32 or float64");
   const int64_t levels = modes.size(0), batch = modes.size(1), dim = modes.size(2);
   const auto check = [&](const torch::Tensor& t, const char* name, std::vector<int64_t> shape) {
     require(t.scalar_type() == modes.scalar_type() && t.device() == modes.device(), where, "argument '", name, "' (",
@@ -114,12 +114,11 @@ inline prepared_inputs prepare_inputs(const torch::Tensor& modes, const objectiv
 inline torch::Tensor stack_modes(const std::vector<torch::Tensor>& modes, const char* where) {
   scorelift::detail::require(!modes.empty(), where, "argument 'modes' is empty (L = 0): at least one mode is needed");
   for (std::size_t l = 0; l < modes.size(); ++l)
-    scorelift::detail::require(modes[l].defined() && modes[l].dim() == 2 && modes[l].sizes() == modes[0].sizes() &&
-                                   modes[l].scalar_type() == modes[0].scalar_type() &&
-                                   modes[l].device() == modes[0].device(),
-                               where, "argument 'modes[", l, "]' (", scorelift::detail::tensor_description(modes[l]),
-                               ") must be a [B, D] tensor like modes[0] (",
-                               scorelift::detail::tensor_description(modes[0]), ")");
+    scorelift::detail::require(
+        modes[l].defined() && modes[l].dim() == 2 && modes[l].sizes() == modes[0].sizes() &&
+            modes[l].scalar_type() == modes[0].scalar_type() && modes[l].device() == modes[0].device(),
+        where, "argument 'modes[", l, "]' (", scorelift::detail::tensor_description(modes[l]),
+        ") must be a [B, D] tensor like modes[0] (", scorelift::detail::tensor_description(modes[0]), ")");
   return torch::stack(modes);
 }
 
@@ -144,7 +143,7 @@ struct lifted_objective {
 
   template <class Scalar>
   objective_result<torch_backend<Scalar>> operator()(const torch::Tensor& modes,
-                                                    const score_batch<torch_backend<Scalar>>& batch) const {
+                                                     const score_batch<torch_backend<Scalar>>& batch) const {
     if (auto fused = try_fused_lifted<Scalar>(modes, batch, options)) return std::move(*fused);
     return scorelift::lifted_residual_loss(batch, options);
   }
@@ -156,7 +155,7 @@ struct residual_score_matching_objective {
 
   template <class Scalar>
   objective_result<torch_backend<Scalar>> operator()(const torch::Tensor& /*modes*/,
-                                                    const score_batch<torch_backend<Scalar>>& batch) const {
+                                                     const score_batch<torch_backend<Scalar>>& batch) const {
     return scorelift::residual_score_matching_loss(batch);
   }
 };
@@ -193,8 +192,8 @@ struct objective_function : torch::autograd::Function<objective_function<Objecti
       }
       return statistics;
     };
-    const torch::Tensor statistics = modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
-                                                                         : run.template operator()<float>();
+    const torch::Tensor statistics =
+        modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>() : run.template operator()<float>();
     const auto loss = torch::scalar_tensor(statistics[0][0].item<double>(), modes.options());
     ctx->mark_non_differentiable({statistics});
     return {loss, statistics};
@@ -241,7 +240,7 @@ struct sliced_function : torch::autograd::Function<sliced_function> {
       return result.value;
     };
     const double value = hutchinson.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
-                                                                      : run.template operator()<float>();
+                                                                     : run.template operator()<float>();
     return torch::scalar_tensor(value, hutchinson.options());
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -292,10 +291,11 @@ inline torch::Tensor per_sample_residual_alignment(const torch::Tensor& modes, c
 /// h = vᵀ∇f v and projections p = vᵀf, both [M, B] (torch/hutchinson.hpp returns them).
 inline torch::Tensor sliced_score_matching_loss(const torch::Tensor& hutchinson, const torch::Tensor& projections) {
   constexpr const char* where = "sliced_score_matching_loss";
-  scorelift::detail::require(hutchinson.defined() && hutchinson.dim() == 2 &&
-                                 (hutchinson.scalar_type() == torch::kFloat64 || hutchinson.scalar_type() == torch::kFloat32),
-                             where, "argument 'hutchinson' (", scorelift::detail::tensor_description(hutchinson),
-                             ") must be a float32 or float64 tensor of shape [M, B]");
+  scorelift::detail::require(
+      hutchinson.defined() && hutchinson.dim() == 2 &&
+          (hutchinson.scalar_type() == torch::kFloat64 || hutchinson.scalar_type() == torch::kFloat32),
+      where, "argument 'hutchinson' (", scorelift::detail::tensor_description(hutchinson),
+      ") must be a float32 or float64 tensor of shape [M, B]");
   scorelift::detail::require(projections.defined() && projections.sizes() == hutchinson.sizes() &&
                                  projections.scalar_type() == hutchinson.scalar_type() &&
                                  projections.device() == hutchinson.device(),

@@ -54,8 +54,7 @@ class ResidualStackImpl : public torch::nn::Module {
                                "argument 'x' has shape ", scorelift::detail::tensor_shape_string(x),
                                " but [B, D] or [L, B, D] with L = ", levels(), " was expected");
     std::vector<torch::Tensor> modes;
-    for (index_t l = 0; l < levels(); ++l)
-      modes.push_back(network(l)(x.dim() == 2 ? x : x.select(0, l), c));
+    for (index_t l = 0; l < levels(); ++l) modes.push_back(network(l)(x.dim() == 2 ? x : x.select(0, l), c));
     return torch::stack(modes);
   }
 
@@ -115,8 +114,8 @@ class ResidualStackImpl : public torch::nn::Module {
   /// ŝ(x) = Σ_l κ_l f_l(x): [B, D]. With per-level signs, pass each sample's noise level.
   torch::Tensor score(const torch::Tensor& x, const torch::Tensor& c = {}, const torch::Tensor& noise_levels = {}) {
     const auto modes = forward(x, c);
-    const auto kappa = noise_levels.defined() ? signs_for(noise_levels, x)
-                                              : signs(x).unsqueeze(1).expand({levels(), x.size(0)});
+    const auto kappa =
+        noise_levels.defined() ? signs_for(noise_levels, x) : signs(x).unsqueeze(1).expand({levels(), x.size(0)});
     const auto run = [&]<class Scalar>() {
       std::vector<torch::Tensor> views, per_sample;
       for (index_t l = 0; l < levels(); ++l) {

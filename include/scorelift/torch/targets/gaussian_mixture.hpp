@@ -27,9 +27,9 @@ class gaussian_mixture {
   /// `centres` is [K, D] (any dtype; kept in double on the CPU and cast on use), σ > 0.
   gaussian_mixture(std::string name, torch::Tensor centres, double sigma)
       : name_(std::move(name)), centres_(centres.to(torch::kFloat64).to(torch::kCPU).contiguous()), sigma_(sigma) {
-    scorelift::detail::require(centres_.dim() == 2 && centres_.size(0) > 0 && centres_.size(1) > 0,
-                               "gaussian_mixture", "argument 'centres' has shape ",
-                               scorelift::detail::tensor_shape_string(centres), " but [K, D] with K, D >= 1 was expected");
+    scorelift::detail::require(centres_.dim() == 2 && centres_.size(0) > 0 && centres_.size(1) > 0, "gaussian_mixture",
+                               "argument 'centres' has shape ", scorelift::detail::tensor_shape_string(centres),
+                               " but [K, D] with K, D >= 1 was expected");
     scorelift::detail::require(sigma > 0 && std::isfinite(sigma), "gaussian_mixture", "argument 'sigma' is ", sigma,
                                " but must be positive and finite");
   }
@@ -54,7 +54,7 @@ class gaussian_mixture {
     const double inv_var = 1.0 / (sigma_ * sigma_);
     // logits_k = ⟨x, c_k⟩/σ² − ‖c_k‖²/(2σ²)  (the −‖x‖²/(2σ²) shared by all k cancels in the softmax)
     const auto logits = inv_var * (torch::matmul(x, c.t()) - 0.5 * c.pow(2).sum(1));
-    const auto w = torch::softmax(logits, 1);  // [B, K]
+    const auto w = torch::softmax(logits, 1);    // [B, K]
     return inv_var * (torch::matmul(w, c) - x);  // Σ_k w_k (c_k − x)/σ², as Σ_k w_k = 1
   }
 
