@@ -15,9 +15,13 @@ namespace scorelift::diffusion {
 
 inline double uniform_epsilon_weight(double /*log_snr*/) { return 1.0; }
 
-/// w_ε(λ) = (e^{−λ} + σ_d²)/σ_d²; finite for every finite λ, → 1 as λ → +∞.
-inline double edm_epsilon_weight(double log_snr, double sigma_data = 0.5) {
-  return (std::exp(-log_snr) + sigma_data * sigma_data) / (sigma_data * sigma_data);
+/// w_ε(λ) = (e^{−λ} + σ_d²)/σ_d²; finite for every finite λ, → 1 as λ → +∞. Generic over a scalar or a
+/// tensor of log-SNRs (exp found by argument-dependent lookup: std::exp, torch's at::exp, ...).
+template <class LogSnr>
+LogSnr edm_epsilon_weight(const LogSnr& log_snr, double sigma_data = 0.5) {
+  using std::exp;
+  const double sd2 = sigma_data * sigma_data;
+  return LogSnr((exp(-log_snr) + sd2) / sd2);
 }
 
 /// w_s = σ² w_ε: the same weighting on the DSM loss ½‖ŝ − s(x̃|x)‖².

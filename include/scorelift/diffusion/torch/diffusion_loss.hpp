@@ -49,9 +49,7 @@ namespace detail {
 /// w_ε(λ_b) per sample, or an undefined tensor for the uniform weighting (the core reads "absent" as 1).
 inline torch::Tensor epsilon_weights(const noised_batch& batch, const diffusion_loss_options& options) {
   if (options.weighting == epsilon_weighting::uniform) return {};
-  // (e^{−λ} + σ_d²)/σ_d², weighting.hpp's edm_epsilon_weight on a tensor.
-  const double sd2 = options.sigma_data * options.sigma_data;
-  return (torch::exp(-batch.log_snr) + sd2) / sd2;
+  return edm_epsilon_weight(batch.log_snr, options.sigma_data);  // (e^{−λ} + σ_d²)/σ_d² per sample
 }
 
 /// Per-sample sign levels (t_b − 1) on the host.
