@@ -22,6 +22,14 @@ std::vector<unsigned char> ramp(std::size_t n) {
   return v;
 }
 
+/// Bytes from a linear congruential generator: incompressible enough that the gzip stream of a
+/// 20-image file is long enough to cut or corrupt in the middle.
+std::vector<unsigned char> noisy_bytes(std::size_t n, std::uint32_t state) {
+  std::vector<unsigned char> v(n);
+  for (auto& b : v) b = static_cast<unsigned char>((state = state * 1664525U + 1013904223U) >> 24U);
+  return v;
+}
+
 /// The message of the invalid_argument `read` throws ("" when it does not throw).
 template <class F>
 std::string message_of(F&& read) {
@@ -129,11 +137,7 @@ TEST_CASE("read_idx_ubyte rejects missing and malformed files, naming the file")
     CHECK(message_of([&] { read_idx_ubyte(dir.file("long"), 3); }).find("trailing bytes") != std::string::npos);
   }
   SUBCASE("gzip stream cut in the middle (interrupted download)") {
-    // Incompressible-looking content, so that the compressed stream is long enough to cut.
-    std::vector<unsigned char> noisy(20 * 28 * 28);
-    std::uint32_t state = 12345;
-    for (auto& b : noisy) b = static_cast<unsigned char>((state = state * 1664525U + 1013904223U) >> 24U);
-    write_gzip(dir.file("full.gz"), idx_bytes({20, 28, 28}, noisy));
+    write_gzip(dir.file("full.gz"), idx_bytes({20, 28, 28}, noisy_bytes(20 * 28 * 28, 12345)));
     auto compressed = read_all(dir.file("full.gz"));
     compressed.resize(compressed.size() / 2);
     write_plain(dir.file("half.gz"), compressed);
@@ -142,10 +146,7 @@ TEST_CASE("read_idx_ubyte rejects missing and malformed files, naming the file")
     CHECK((message.find("truncated") != std::string::npos || message.find("gzip") != std::string::npos));
   }
   SUBCASE("gzip stream with corrupted deflate data") {
-    std::vector<unsigned char> noisy(20 * 28 * 28);
-    std::uint32_t state = 777;
-    for (auto& b : noisy) b = static_cast<unsigned char>((state = state * 1664525U + 1013904223U) >> 24U);
-    write_gzip(dir.file("ok.gz"), idx_bytes({20, 28, 28}, noisy));
+    write_gzip(dir.file("ok.gz"), idx_bytes({20, 28, 28}, noisy_bytes(20 * 28 * 28, 777)));
     auto compressed = read_all(dir.file("ok.gz"));
     for (std::size_t i = compressed.size() / 3; i < compressed.size() / 3 + 64; ++i) compressed[i] ^= 0xA5U;
     write_plain(dir.file("bad.gz"), compressed);
