@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
         torch::manual_seed(static_cast<uint64_t>(1000 * seed + 17));
         std::mt19937_64 data_gen(static_cast<uint64_t>(seed));
         const bool lifted = m.objective == sdt::diffusion_objective::ldse;
-        example::residual_model model(target.dim(), m.levels, lifted, cfg.hidden, cfg.timesteps, device);
-        torch::optim::Adam optimiser(model.parameters(), torch::optim::AdamOptions(cfg.lr));
+        example::residual_model model(target.dim(), m.levels, cfg.hidden, cfg.timesteps, device);
+        torch::optim::Adam optimiser(model.stack->parameters(), torch::optim::AdamOptions(cfg.lr));
         sdt::diffusion_loss_options loss_options;
         loss_options.objective = m.objective;
         scorelift::examples::progress bar(name + " " + m.name + " seed " + std::to_string(seed), cfg.steps);
@@ -166,8 +166,11 @@ int main(int argc, char** argv) {
         for (int step = 1; step <= cfg.steps; ++step) {
           const torch::Tensor x0 = example::to_tensor(target.sample(cfg.batch, data_gen), options);
           const sdt::noised_batch batch = tables.add_noise(x0);
-          auto loss = sdt::diffusion_loss(model.modes(batch.x_noisy, batch.timesteps), batch,
-                                          model.signs ? &*model.signs : nullptr, loss_options);
+          // The stack's soft signs go through the core's tracker and back (a T × L copy).
+          scorelift::sign_tracker signs = model.stack->tracker();
+          auto loss = sdt::diffusion_loss(model.modes(batch.x_noisy, batch.timesteps), batch, lifted ? &signs : nullptr,
+                                          loss_options);
+          if (lifted) model.stack->set_tracker(signs);
           optimiser.zero_grad();
           loss.loss.backward();
           optimiser.step();
@@ -193,7 +196,7 @@ int main(int argc, char** argv) {
                               {"mmd", q.mmd}, {"sw", q.sw}, {"ms_per_step", times.back()}, {"losses", losses}};
         if (seed == 0) {
           run["samples"] = rows_json(generated, 1000);
-          if (model.signs) run["soft_signs"] = model.signs->state();  // T × L, row-major by timestep
+          if (lifted) run["soft_signs"] = model.stack->tracker().state();  // T × L, row-major by timestep
         }
         tj["methods"][m.name].push_back(run);
       }

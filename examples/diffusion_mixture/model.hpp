@@ -5,7 +5,6 @@
 #include <torch/torch.h>
 
 #include <Eigen/Core>
-#include <optional>
 #include <random>
 #include <vector>
 
@@ -14,8 +13,7 @@
 #include "scorelift/diffusion/parameterisation.hpp"
 #include "scorelift/diffusion/torch/diffusion_loss.hpp"
 #include "scorelift/diffusion/torch/unet.hpp"
-#include "scorelift/residual/sign_tracker.hpp"
-#include "scorelift/torch/mlp.hpp"
+#include "scorelift/torch/residual_stack.hpp"
 
 namespace example {
 
@@ -31,40 +29,32 @@ inline matrix to_matrix(const torch::Tensor& t) {
   return Eigen::Map<const matrix>(c.data_ptr<double>(), c.size(0), c.size(1));
 }
 
+/// The torch layer's ResidualStack (L time-conditioned MLPs + soft signs per timestep as a saved buffer),
+/// with the modes read as noise predictions ε̂_l.
 struct residual_model {
   static constexpr int64_t embedding = 32;
-  std::vector<scorelift::torch_ext::MLP> nets;
-  std::optional<scorelift::sign_tracker> signs;  // LDSE only
-  int64_t steps;                                 // T
+  scorelift::torch_ext::ResidualStack stack{nullptr};
+  int64_t steps;  // T
 
-  residual_model(int64_t dim, int levels, bool lifted, int64_t hidden, int64_t T, torch::Device device) : steps(T) {
-    for (int l = 0; l < levels; ++l) {
-      scorelift::torch_ext::mlp_options o;
-      o.input_dim = o.output_dim = dim;
-      o.hidden = hidden;
-      o.depth = 3;
-      o.condition_dim = embedding;
-      nets.emplace_back(o);
-      nets.back()->to(device, torch::kFloat32);
-    }
-    if (lifted) signs.emplace(levels, T, 0.5);
+  residual_model(int64_t dim, int levels, int64_t hidden, int64_t T, torch::Device device) : steps(T) {
+    scorelift::torch_ext::residual_stack_options o;
+    o.network.input_dim = o.network.output_dim = dim;
+    o.network.hidden = hidden;
+    o.network.depth = 3;
+    o.network.condition_dim = embedding;
+    o.levels = levels;
+    o.noise_levels = T;  // one soft sign per timestep (level t − 1) and mode
+    stack = scorelift::torch_ext::ResidualStack(o);
+    stack->to(device);
   }
-  std::vector<torch::Tensor> parameters() const {
-    std::vector<torch::Tensor> out;
-    for (const auto& n : nets)
-      for (const auto& p : n->parameters()) out.push_back(p);
-    return out;
+  torch::Tensor condition(const torch::Tensor& x, const torch::Tensor& t) const {
+    return sdt::timestep_embedding(t.to(x.scalar_type()) / static_cast<double>(steps), embedding);
   }
   /// ε̂_l(x̃, t) for every level: [L, B, D].
-  torch::Tensor modes(const torch::Tensor& x, const torch::Tensor& t) {
-    const torch::Tensor c = sdt::timestep_embedding(t.to(x.scalar_type()) / static_cast<double>(steps), embedding);
-    std::vector<torch::Tensor> out;
-    for (auto& n : nets) out.push_back(n->forward(x, c));
-    return torch::stack(out);
-  }
-  /// ε̂ = Σ κ_l(t) ε̂_l.
+  torch::Tensor modes(const torch::Tensor& x, const torch::Tensor& t) { return stack->forward(x, condition(x, t)); }
+  /// ε̂ = Σ κ_l(t) ε̂_l (DSM never moves its signs from sgn(0) = +1: the plain residual sum).
   torch::Tensor epsilon(const torch::Tensor& x, const torch::Tensor& t) {
-    return sdt::combine_modes(modes(x, t), t, signs ? &*signs : nullptr);
+    return stack->score(x, condition(x, t), t - 1);
   }
 };
 

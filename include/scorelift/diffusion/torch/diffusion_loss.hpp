@@ -23,7 +23,6 @@
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/diffusion/torch/schedule_tensors.hpp"
 #include "scorelift/diffusion/weighting.hpp"
-#include "scorelift/objectives/lifted.hpp"
 #include "scorelift/residual/sign_tracker.hpp"
 #include "scorelift/torch/objective_functions.hpp"
 
@@ -99,23 +98,17 @@ inline diffusion_loss_result diffusion_loss(const torch::Tensor& epsilon_modes, 
   inputs.signs = detail::signs_tensor(*signs, levels, target);
   auto out = scorelift::torch_ext::lifted_residual_loss(modes, inputs, options.lifted);
 
-  // The sign tracker's per-sample input w_b ⟨r_l, ε̂_l⟩, from the core on the detached tensors.
-  auto update_signs = [&]<class Scalar>(Scalar) {
-    using backend = scorelift::torch_backend<Scalar>;
-    score_batch<backend> detached;
-    const torch::Tensor m = modes.detach();
-    for (int64_t l = 0; l < L; ++l) {
-      detached.modes.push_back(m.select(0, l));
-      detached.signs.push_back(inputs.signs.select(0, l));
-    }
-    detached.target = target.detach();
-    if (inputs.weights.defined()) detached.weights = inputs.weights.detach();
-    signs->update<backend>(levels, scorelift::per_sample_residual_alignment(detached));
-  };
-  if (modes.scalar_type() == torch::kFloat64)
-    update_signs(double{});
-  else
-    update_signs(float{});
+  // The sign tracker's per-sample input w_b ⟨r_l, ε̂_l⟩ of this forward pass, [L, B] (the core on the
+  // detached tensors), averaged per timestep by the tracker.
+  const torch::Tensor alignment = scorelift::torch_ext::per_sample_residual_alignment(modes, inputs)
+                                      .to(torch::kCPU, torch::kFloat64)
+                                      .contiguous();
+  std::vector<std::vector<double>> per_sample;
+  for (int64_t l = 0; l < L; ++l) {
+    const double* row = alignment.data_ptr<double>() + l * B;
+    per_sample.emplace_back(row, row + B);
+  }
+  signs->update(levels, per_sample);
   return {out.loss, out.level_values};
 }
 
