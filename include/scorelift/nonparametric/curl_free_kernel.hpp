@@ -53,7 +53,7 @@ struct curl_free_kernel {
 
     /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (A W)ᵢ + Σⱼ Bᵢⱼ (xᵢᵀwⱼ − yⱼᵀwⱼ)(xᵢ − yⱼ).
     matrix_type apply(const view_type& w) const {
-      const array_type c = b_ * projections(w);
+      const array_type& c = projections(w) *= b_;
       matrix_type out = detail::weighted_differences<scalar_type>(c, x_, y_);
       out.noalias() += a_.matrix() * w;
       return out;
@@ -100,16 +100,23 @@ struct curl_free_kernel {
     scalar_type norm_bound() const { return a_.abs().max((a_ + b_ * s_).abs()).rowwise().sum().maxCoeff(); }
 
    private:
-    /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM).
-    array_type projections(const view_type& w) const {
-      array_type p = (x_ * w.transpose()).array();
-      p.rowwise() -= y_.cwiseProduct(w).rowwise().sum().transpose().array();
-      return p;
+    /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM), written into the block's workspace: the iterative
+    /// solvers call apply() hundreds of times, and a fresh N×M buffer per call costs page faults
+    /// comparable to the GEMM. (So one block must not be applied from two threads at once.)
+    array_type& projections(const view_type& w) const {
+      workspace_.resize(x_.rows(), w.rows());
+      // noalias GEMM into plain storage: as (X Wᵀ).array() Eigen would evaluate the product lazily,
+      // coefficient by coefficient (measured 10× slower at N = 2000, D = 16).
+      workspace_.matrix().noalias() = x_ * w.transpose();
+      const column_vector<scalar_type> d = y_.cwiseProduct(w).rowwise().sum();
+      workspace_.rowwise() -= d.transpose().array();
+      return workspace_;
     }
 
     Profile profile_;
     view_type x_, y_;
     array_type s_, a_, b_;
+    mutable array_type workspace_;
   };
 
   block make_block(const view_type& x, const view_type& y) const { return block(*this, x, y); }
