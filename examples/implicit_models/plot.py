@@ -18,7 +18,7 @@ for model in ("vae", "wae"):
         continue
     cols = min(len(rows), 5)
     nrows = (len(rows) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 3.3 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, s in zip(axes.flat, rows):
@@ -32,7 +32,7 @@ for model in ("vae", "wae"):
             r, c = divmod(i, side)
             grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
         ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"{s['label']}\nFD {s['frechet_mean']:.2f}", fontsize=9)
+        ax.set_title(f"{s['label']}\nFD {s['frechet_mean']:.1f} (mean of seeds)", fontsize=9)
     fig.suptitle(f"{model.upper()}: decoded prior samples z ~ N(0, I) (seed 0)")
     fig.tight_layout()
     fig.savefig(os.path.join(out, f"samples_{model}.png"), dpi=110)
