@@ -88,16 +88,12 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
 
   // Distance term ½ T_A T_B with T_h = mean_h w‖t‖²; it appears in every L_l, hence ×L·scale.
   double distance_term = 0.0;
-  if (batch.target) {
+  if (options.distance_form) {
     const matrix_view target = *batch.target;
-    if (options.distance_form) {
-      const auto [t_a, t_b] = half_means(B::multiply(weights, B::row_dot(target, target)));
-      distance_term = 0.5 * t_a * t_b;
-      const double total = scale * static_cast<double>(extents.levels);
-      result.grad_target = B::scaled_rows(B::multiply(weights, other_over_own(total * t_a, total * t_b)), target);
-    } else {
-      result.grad_target = B::zeros_like(target);
-    }
+    const auto [t_a, t_b] = half_means(B::multiply(weights, B::row_dot(target, target)));
+    distance_term = 0.5 * t_a * t_b;
+    const double total = scale * static_cast<double>(extents.levels);
+    result.grad_target = B::scaled_rows(B::multiply(weights, other_over_own(total * t_a, total * t_b)), target);
   }
 
   detail::running_residual<B> rho(batch);
@@ -124,8 +120,8 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
     typename B::matrix_type grad = B::scaled_rows(B::multiply(weight_kappa2, other_over_own(scale * g_a, scale * g_b)), f);
     if (!rho.is_zero()) B::add_scaled_rows(grad, u, rho.view());
     result.grad_modes.push_back(std::move(grad));
-    if (result.grad_target) {
-      B::add_scaled_rows(*result.grad_target, u, f);
+    if (batch.target) {
+      detail::accumulate_scaled_rows<B>(result.grad_target, u, f);
     } else {
       result.grad_divergence.push_back(B::axpby(-1.0, u, 0.0, u));
     }

@@ -51,7 +51,6 @@ objective_result<B> residual_score_matching_loss(const score_batch<B>& batch) {
   result.level_values.reserve(levels);
   result.grad_modes.reserve(levels);
   result.residual_alignment.reserve(levels);
-  if (batch.target) result.grad_target = B::zeros_like(*batch.target);
 
   detail::running_residual<B> rho(batch);
   for (std::size_t l = 0; l < levels; ++l) {
@@ -68,8 +67,8 @@ objective_result<B> residual_score_matching_loss(const score_batch<B>& batch) {
     result.level_values.push_back(level_value);
     result.value += level_value / static_cast<double>(extents.levels);
 
-    if (result.grad_target) {
-      B::add_scaled_rows(*result.grad_target, minus_coefficient, difference);
+    if (batch.target) {
+      detail::accumulate_scaled_rows<B>(result.grad_target, minus_coefficient, difference);
     } else {
       result.grad_divergence.push_back(coefficient);
     }

@@ -28,6 +28,17 @@ typename B::vector_type signs_or_ones(const score_batch<B>& batch, std::size_t l
   return batch.signs.empty() ? B::filled(n, 1.0, batch.modes.front()) : batch.signs[level];
 }
 
+/// out += diag(v) x, where an empty `out` starts as diag(v) x (saves zero-filling a B×D buffer).
+template <Backend B>
+void accumulate_scaled_rows(std::optional<typename B::matrix_type>& out, const typename B::vector_type& v,
+                            const typename B::matrix_view& x) {
+  if (out) {
+    B::add_scaled_rows(*out, v, x);
+  } else {
+    out = B::scaled_rows(v, x);
+  }
+}
+
 template <Backend B>
 class running_residual {
  public:
