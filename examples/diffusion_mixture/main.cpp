@@ -31,7 +31,7 @@ struct config {
   int threads = 1;  // small MLPs: one thread beats several on a shared 2-core machine
   double lr = 2e-3;
   std::string out = "diffusion_mixture_out", device = "cpu";
-  bool plot = true, smoke = false;
+  bool plot = true, smoke = false, symmetric = false;
 };
 
 struct method {
@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", cfg.out, "output directory");
   app.add_option("--device", cfg.device, "cpu or cuda");
   app.add_option("--threads", cfg.threads, "LibTorch CPU threads");
+  app.add_flag("--symmetric", cfg.symmetric, "one timestep per batch (symmetric LDSE) instead of one per sample");
   app.add_flag("--smoke", cfg.smoke, "a few steps, one seed, small sample (CTest)");
   bool full = false;
   app.add_flag("--full", full, "the long run: 6000 steps, width 128");
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
   nlohmann::json results;
   results["config"] = {{"steps", cfg.steps}, {"batch", cfg.batch}, {"seeds", cfg.seeds}, {"timesteps", cfg.timesteps},
                        {"samples", cfg.samples}, {"sampling_steps", cfg.sampling_steps}, {"lr", cfg.lr},
-                       {"hidden", cfg.hidden}, {"device", cfg.device}};
+                       {"hidden", cfg.hidden}, {"device", cfg.device}, {"symmetric", cfg.symmetric}};
   scorelift::examples::table table({"target", "method", "score error (eps units)", "MMD^2", "sliced W2", "ms/step"});
 
   for (const std::string& name : cfg.targets) {
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
         std::vector<double> losses;
         for (int step = 1; step <= cfg.steps; ++step) {
           const torch::Tensor x0 = example::to_tensor(target.sample(cfg.batch, data_gen), options);
-          const sdt::noised_batch batch = tables.add_noise(x0);
+          const sdt::noised_batch batch = tables.add_noise(x0, cfg.symmetric);
           // The stack's soft signs go through the core's tracker and back (a T × L copy).
           scorelift::sign_tracker signs = model.stack->tracker();
           auto loss = sdt::diffusion_loss(model.modes(batch.x_noisy, batch.timesteps), batch, lifted ? &signs : nullptr,

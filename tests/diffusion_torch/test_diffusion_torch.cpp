@@ -48,6 +48,19 @@ TEST_CASE("schedule_tensors: the noised batch is alpha_t x + sigma_t eps with th
                        doctest::Contains("outside [1, 50]"), scorelift::invalid_argument);
 }
 
+TEST_CASE("schedule_tensors::add_noise: one timestep per sample (asymmetric) or one per batch (symmetric)") {
+  fixture f(64, 2);
+  torch::manual_seed(11);
+  const noised_batch shared = f.tables.add_noise(f.x0, true);
+  CHECK(shared.timesteps.min().item<int64_t>() == shared.timesteps.max().item<int64_t>());
+  const noised_batch own = f.tables.add_noise(f.x0, false);
+  CHECK(own.timesteps.min().item<int64_t>() >= 1);
+  CHECK(own.timesteps.max().item<int64_t>() <= 50);
+  CHECK(own.timesteps.min().item<int64_t>() < own.timesteps.max().item<int64_t>());  // 64 draws from 50 values
+  // ε is returned, so x̃ is reproducible from it.
+  CHECK(torch::allclose(own.x_noisy, own.alpha.reshape({-1, 1}) * f.x0 + own.sigma.reshape({-1, 1}) * own.epsilon));
+}
+
 // ⟨−ε/σ, −ε̂/σ⟩ σ² = ⟨ε, ε̂⟩: the noise-unit objective with weight w_ε is the score-unit objective with w' = σ² w_ε.
 TEST_CASE("diffusion_loss: LDSE in noise units equals LDSE in score units with weights sigma^2 (value and gradient)") {
   fixture f(9, 3);
