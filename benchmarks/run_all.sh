@@ -67,7 +67,8 @@ kernels=$build/benchmarks/lifted_kernels_bench
 if [[ -x "$kernels" ]]; then
   echo "== fused lifted-loss kernels ($kernels, CPU)"
   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$kernels" --benchmark_repetitions=5 \
-    --benchmark_report_aggregates_only=true --benchmark_format=json >"$results/lifted_kernels.json"
+    --benchmark_report_aggregates_only=true --benchmark_out="$results/lifted_kernels.json" \
+    --benchmark_out_format=json >"$results/lifted_kernels_console.txt"
   "$python" "$root/benchmarks/lifted_kernels/ratios.py" "$results/lifted_kernels.json" | tee "$results/lifted_kernels.md"
 else
   echo "== fused lifted-loss kernels skipped: $kernels was not built (Google Benchmark missing?)"
@@ -86,14 +87,15 @@ profile_step() {  # profile_step <label> <command...>
   shift
   echo "-- $label: $*"
   if perf record -q -e cpu-clock -F 2000 -o "$data" -- "$@" >/dev/null 2>&1; then
-    perf report -i "$data" --stdio --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 10
+    # (|| true: head closing the pipe early is not a failure)
+    perf report -i "$data" --stdio --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 10 || true
     echo "   top symbols:"
-    perf report -i "$data" --stdio --sort sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 12 | cut -c1-150
+    perf report -i "$data" --stdio --sort sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -n 12 | cut -c1-150 || true
   else
     valgrind --tool=callgrind --callgrind-out-file="$results/callgrind_$label.out" \
       --toggle-collect='scorelift::benchmarks::training_step::operator()*' "$@" >/dev/null 2>&1
     callgrind_annotate --inclusive=yes "$results/callgrind_$label.out" 2>/dev/null |
-      grep -E '^ *[0-9,]+ \(' | head -n 25 | cut -c1-150
+      grep -E '^ *[0-9,]+ \(' | head -n 25 | cut -c1-150 || true
   fi
 }
 if [[ "${SCORELIFT_BENCH_PROFILE:-1}" == 1 ]]; then
