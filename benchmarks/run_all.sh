@@ -58,7 +58,8 @@ done
 nonparametric=$root/benchmarks/nonparametric/run_comparison.sh
 if [[ -x "$nonparametric" ]]; then
   echo "== (d) nonparametric estimators vs NumPy/SciPy ($nonparametric)"
-  "$nonparametric" "$build" --markdown | tee "$results/nonparametric.md"
+  # Its build step prints to stdout too; keep only the Markdown table.
+  "$nonparametric" "$build" --markdown | grep -v -E '^\[[0-9]+/[0-9]+\]|^ninja:' | tee "$results/nonparametric.md"
 else
   echo "== (d) skipped: $nonparametric is not there"
 fi
