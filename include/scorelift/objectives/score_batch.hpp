@@ -13,23 +13,25 @@
 
 namespace scorelift {
 
+/// An aggregate: fill it with designated initializers, e.g. `{.modes = {f}, .target = t}` (every
+/// member has a default, so the ones left out are empty).
 template <Backend B>
 struct score_batch {
   using matrix_view = typename B::matrix_view;
   using vector_type = typename B::vector_type;
 
   /// L entries, each B×D: mode l evaluated on the batch (unsigned: the objective applies κ).
-  std::vector<matrix_view> modes;
+  std::vector<matrix_view> modes{};
   /// B×D target t_b with E[t | x̃] = s(x̃) (DSM / LDSE). Empty when `divergence` is used.
-  std::optional<matrix_view> target;
+  std::optional<matrix_view> target{};
   /// L entries, each of length B: tr ∇ₓ f_l(x_b) exactly (ISM) or its Hutchinson estimate averaged
   /// over the M probes of sample b (SSM-VR, LSE). Empty when `target` is used.
-  std::vector<vector_type> divergence;
+  std::vector<vector_type> divergence{};
   /// Per-sample weights w_b (asymmetric LDSE, weighted DSM); empty means 1.
-  std::optional<vector_type> weights;
+  std::optional<vector_type> weights{};
   /// L entries of length B with values ±1: κ_{l,b} (global signs broadcast, or one per noise
   /// level indexed per sample). Empty means κ = +1 everywhere.
-  std::vector<vector_type> signs;
+  std::vector<vector_type> signs{};
 };
 
 template <Backend B>
