@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -96,6 +97,19 @@ inline bool run_plot_script(const std::string& script, const std::string& args) 
   const int rc = std::system(command.c_str());
   if (rc != 0) std::cerr << "note: plotting failed (" << command << ")\n";
   return rc == 0;
+}
+
+/// Runs an example's body and turns an escaping exception (bad flags, a missing data file, a
+/// scorelift::invalid_argument naming the argument) into "error: <message>" and exit status 1,
+/// instead of std::terminate's abort.
+template <class Body>
+int guarded_main(int argc, char** argv, Body body) {
+  try {
+    return body(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "\nerror: " << error.what() << '\n';
+    return 1;
+  }
 }
 
 }  // namespace scorelift::examples

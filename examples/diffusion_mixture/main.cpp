@@ -79,7 +79,8 @@ nlohmann::json rows_json(const matrix& x, int64_t n) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   config cfg;
   CLI::App app{"DSM vs LDSE diffusion on Gaussian mixtures with exact noisy scores"};
   app.add_option("--targets", cfg.targets, "2d and/or 8d");
@@ -220,3 +221,6 @@ int main(int argc, char** argv) {
                                          "'" + json_path + "' '" + cfg.out + "'");
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return scorelift::examples::guarded_main(argc, argv, run); }

@@ -4,7 +4,9 @@
 //   fashion_diffusion --smoke                                   # CTest: a few CPU steps (seconds)
 //   fashion_diffusion --objective ldse --levels 2 --steps 300   # a short CPU run (minutes)
 //   fashion_diffusion --device cuda --objective ldse --levels 2 --steps 20000 --batch 128 --channels 64
-//                                                               # full training on a GPU
+//                     --checkpoint run.pt --checkpoint-every 2000  # full training on a GPU (one line)
+//   fashion_diffusion ... --resume run.pt --steps 40000         # continue it (same shape flags)
+//   fashion_diffusion ... --resume run.pt --steps 0             # only sample from it
 // Images are scaled to [−1, 1]; the schedule is iDDPM's cosine (T = 1000 by default, --timesteps 4000 as
 // in the paper); uniform weighting in ε. Writes results.json (config, loss curve, timing, sample pixels)
 // and samples.png (a grid of DDIM samples; x̂₀ clipped to [−1, 1] as in iDDPM).
@@ -14,6 +16,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "checkpoint.hpp"
 #include "report.hpp"
 #include "scorelift/data/fashion_mnist.hpp"
 #include "scorelift/data/torch/images.hpp"
@@ -25,11 +28,14 @@
 namespace sd = scorelift::diffusion;
 namespace sdt = scorelift::diffusion::torch_ext;
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   int steps = 300, batch = 64, levels = 1, channels = 32, timesteps = 1000, sampling_steps = 50, samples = 64,
       train_images = 0, threads = 2;
   double lr = 2e-4;
-  std::string objective = "ldse", device_name = "cpu", out = "fashion_mnist_diffusion_out", data_dir;
+  int checkpoint_every = 0;
+  std::string objective = "ldse", device_name = "cpu", out = "fashion_mnist_diffusion_out", data_dir, checkpoint,
+              resume;
   bool smoke = false, no_plot = false;
   CLI::App app{"UNet diffusion on Fashion-MNIST with DSM or LDSE"};
   app.add_option("--objective", objective, "dsm or ldse")->check(CLI::IsMember({"dsm", "ldse"}));
@@ -46,10 +52,15 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu or cuda");
   app.add_option("--data", data_dir, "directory of the IDX files (default: Debian's dataset-fashion-mnist)");
   app.add_option("--out", out, "output directory");
+  app.add_option("--checkpoint", checkpoint, "write nets, Adam state, signs and step here at the end of training");
+  app.add_option("--checkpoint-every", checkpoint_every, "also every N steps (0 = only at the end)");
+  app.add_option("--resume", resume, "continue from this checkpoint; --steps is the total to reach");
   app.add_flag("--smoke", smoke, "a few steps on a few images (CTest)");
   app.add_flag("--no-plot", no_plot, "skip the PNG");
   CLI11_PARSE(app, argc, argv);
-  if (smoke) steps = 4, batch = 8, channels = 8, sampling_steps = 4, samples = 4, train_images = 64, levels = 2;
+  if (smoke && app.count("--steps") == 0) steps = 4;
+  if (smoke) batch = 8, batch = 8, channels = 8, sampling_steps = 4, samples = 4, train_images = 64, levels = 2;
+  const scorelift::examples::checkpoint_config checkpoint_config{objective, levels, channels, timesteps};
   torch::set_num_threads(std::max(1, threads));
   torch::manual_seed(0);
   const torch::Device device(device_name);
@@ -89,10 +100,16 @@ int main(int argc, char** argv) {
   };
 
   torch::optim::Adam optimiser(parameters, torch::optim::AdamOptions(lr));
+  int first_step = 1;
+  if (!resume.empty()) {
+    first_step = 1 + static_cast<int>(
+                         scorelift::examples::load_checkpoint(resume, checkpoint_config, nets, optimiser, signs, device));
+    std::cout << "resumed from step " << first_step - 1 << " of " << resume << "\n";
+  }
   std::vector<double> losses;
   scorelift::examples::progress bar(objective + " L=" + std::to_string(levels), steps);
   const auto start = std::chrono::steady_clock::now();
-  for (int step = 1; step <= steps; ++step) {
+  for (int step = first_step; step <= steps; ++step) {
     const torch::Tensor index = torch::randint(0, images.size(0), {batch}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     const sdt::noised_batch noised = tables.add_noise(images.index_select(0, index));
     auto loss = sdt::diffusion_loss(modes(noised.x_noisy, noised.timesteps), noised, signs ? &*signs : nullptr,
@@ -102,7 +119,10 @@ int main(int argc, char** argv) {
     optimiser.step();
     losses.push_back(loss.loss.item<double>());
     bar.update(step, "loss " + scorelift::examples::format_number(losses.back()));
+    if (!checkpoint.empty() && (step == steps || (checkpoint_every > 0 && step % checkpoint_every == 0)))
+      scorelift::examples::save_checkpoint(checkpoint, checkpoint_config, nets, optimiser, signs, step);
   }
+  if (!checkpoint.empty()) std::cout << "\ncheckpoint: " << checkpoint << '\n';
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // DDIM with x̂₀ clipped to the data range [−1, 1] (iDDPM's clip_denoised, clipped_denoising.hpp).
@@ -119,15 +139,20 @@ int main(int argc, char** argv) {
   const double sample_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sample_start).count();
 
   const torch::Tensor pixels = ((generated.clamp(-1.0, 1.0) + 1.0) / 2.0).to(torch::kCPU).contiguous();
-  const bool finite = torch::isfinite(generated).all().item<bool>() && std::isfinite(losses.back());
+  const bool finite = torch::isfinite(generated).all().item<bool>() &&
+                      (losses.empty() || std::isfinite(losses.back()));
   std::cout << "\nBLAS: " << scorelift::examples::blas_library_in_use() << "\n";
   scorelift::examples::table table({"objective", "L", "steps", "final loss (mean of last 10%)", "train s", "ms/step",
                                     "sampling s"});
+  // Mean of the last 10% of the losses of this run (none when it only sampled from a checkpoint).
   double tail = 0.0;
   const std::size_t tail_count = std::max<std::size_t>(1, losses.size() / 10);
-  for (std::size_t i = losses.size() - tail_count; i < losses.size(); ++i) tail += losses[i] / static_cast<double>(tail_count);
-  table.add({objective, std::to_string(levels), std::to_string(steps), scorelift::examples::format_number(tail),
-             scorelift::examples::format_number(train_seconds), scorelift::examples::format_number(1000 * train_seconds / steps),
+  for (std::size_t i = losses.size() - std::min(tail_count, losses.size()); i < losses.size(); ++i)
+    tail += losses[i] / static_cast<double>(tail_count);
+  const double trained = static_cast<double>(std::max<std::size_t>(1, losses.size()));
+  table.add({objective, std::to_string(levels), std::to_string(steps),
+             losses.empty() ? "-" : scorelift::examples::format_number(tail),
+             scorelift::examples::format_number(train_seconds), scorelift::examples::format_number(1000 * train_seconds / trained),
              scorelift::examples::format_number(sample_seconds)});
   table.print();
 
@@ -150,3 +175,6 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return scorelift::examples::guarded_main(argc, argv, run); }

@@ -88,7 +88,8 @@ void write_samples(const std::string& path, const torch::Tensor& images) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   config cfg;
   CLI::App app{"Implicit VAE / WAE with estimated entropy gradients on Fashion-MNIST (paper Table 1, scaled)"};
   app.add_option("--steps", cfg.steps, "alternating training steps per run")->check(CLI::PositiveNumber);
@@ -263,3 +264,6 @@ int main(int argc, char** argv) {
     }
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return scorelift::examples::guarded_main(argc, argv, run); }

@@ -106,7 +106,8 @@ double std_of(const std::vector<double>& v) {  // sample standard deviation over
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   CLI::App app{"Known-score suite: Fisher divergence of ISM, SSM, SSM-VR, DSM, LSE and residual LSE"};
   run_config config;
   bool full = false, use_double = false, no_plot = false;
@@ -250,3 +251,6 @@ int main(int argc, char** argv) {
     std::cout << "wrote " << out_dir << "/score_fields.png, " << out_dir << "/curves_*.png\n";
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return scorelift::examples::guarded_main(argc, argv, run); }
