@@ -31,35 +31,45 @@ struct host_batch {
 struct batch_options {
   index_t batch = 5, dim = 3, levels = 2;
   bool target = true, weights = false, signs = false, soft_signs = false;
+  /// Round every drawn value to float, so that float and double backends see the same numbers.
+  bool round_to_float = false;
 };
 
-inline host_matrix random_matrix(index_t rows, index_t cols, std::mt19937_64& gen) {
+inline double maybe_rounded(double x, bool round_to_float) {
+  return round_to_float ? static_cast<double>(static_cast<float>(x)) : x;
+}
+
+/// rows × cols standard normal values.
+inline host_matrix random_matrix(index_t rows, index_t cols, std::mt19937_64& gen, bool round_to_float = false) {
   std::normal_distribution<double> normal;
   host_matrix m{rows, cols, std::vector<double>(static_cast<std::size_t>(rows * cols))};
-  for (double& v : m.values) v = normal(gen);
+  for (double& v : m.values) v = maybe_rounded(normal(gen), round_to_float);
   return m;
 }
 
-inline std::vector<double> random_vector(index_t n, std::mt19937_64& gen, double low = -1.0, double high = 1.0) {
+/// n values uniform in [low, high).
+inline std::vector<double> random_vector(index_t n, std::mt19937_64& gen, double low = -1.0, double high = 1.0,
+                                         bool round_to_float = false) {
   std::uniform_real_distribution<double> uniform(low, high);
   std::vector<double> v(static_cast<std::size_t>(n));
-  for (double& x : v) x = uniform(gen);
+  for (double& x : v) x = maybe_rounded(uniform(gen), round_to_float);
   return v;
 }
 
 inline host_batch random_batch(const batch_options& o, std::mt19937_64& gen) {
+  const bool r = o.round_to_float;
   host_batch h;
-  for (index_t l = 0; l < o.levels; ++l) h.modes.push_back(random_matrix(o.batch, o.dim, gen));
+  for (index_t l = 0; l < o.levels; ++l) h.modes.push_back(random_matrix(o.batch, o.dim, gen, r));
   if (o.target) {
-    h.target = random_matrix(o.batch, o.dim, gen);
+    h.target = random_matrix(o.batch, o.dim, gen, r);
   } else {
-    for (index_t l = 0; l < o.levels; ++l) h.divergence.push_back(random_vector(o.batch, gen, -2.0, 2.0));
+    for (index_t l = 0; l < o.levels; ++l) h.divergence.push_back(random_vector(o.batch, gen, -2.0, 2.0, r));
   }
-  if (o.weights) h.weights = random_vector(o.batch, gen, 0.2, 2.0);
+  if (o.weights) h.weights = random_vector(o.batch, gen, 0.2, 2.0, r);
   if (o.signs) {
     std::bernoulli_distribution coin;
     for (index_t l = 0; l < o.levels; ++l) {
-      std::vector<double> s = random_vector(o.batch, gen, 0.3, 1.5);
+      std::vector<double> s = random_vector(o.batch, gen, 0.3, 1.5, r);
       for (double& x : s) x = (coin(gen) ? -1.0 : 1.0) * (o.soft_signs ? x : 1.0);
       h.signs.push_back(s);
     }

@@ -29,75 +29,11 @@ using scorelift::lifted_options;
 using scorelift::thrust_backend;
 using scorelift::test::convert;
 using scorelift::test::host_matrix;
-using scorelift::test::random_matrix;
+using scorelift::test::backend_batch;
+using scorelift::test::batch_options;
+using scorelift::test::host_batch;
 
 namespace {
-
-/// One batch on the host: what both backends are built from.
-struct host_batch {
-  std::vector<host_matrix> modes;
-  std::optional<host_matrix> target;
-  std::vector<std::vector<double>> divergence;
-  std::optional<std::vector<double>> weights;
-  std::vector<std::vector<double>> signs;
-};
-
-struct batch_spec {
-  index_t batch = 7;
-  index_t dim = 5;
-  int levels = 2;
-  bool target = true;
-  bool weights = false;
-  bool per_sample_signs = false;
-};
-
-host_batch make_batch(const batch_spec& spec, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<double> uniform(0.5, 2.0);
-  std::normal_distribution<double> normal;
-  const auto as_float = [](double x) { return static_cast<double>(static_cast<float>(x)); };
-  host_batch h;
-  for (int l = 0; l < spec.levels; ++l) h.modes.push_back(random_matrix(spec.batch, spec.dim, gen, true));
-  if (spec.target) {
-    h.target = random_matrix(spec.batch, spec.dim, gen, true);
-  } else {
-    for (int l = 0; l < spec.levels; ++l) {
-      std::vector<double> div(static_cast<std::size_t>(spec.batch));
-      for (double& d : div) d = as_float(normal(gen) * std::sqrt(static_cast<double>(spec.dim)));
-      h.divergence.push_back(div);
-    }
-  }
-  if (spec.weights) {
-    h.weights.emplace(static_cast<std::size_t>(spec.batch));
-    for (double& w : *h.weights) w = as_float(uniform(gen));
-  }
-  if (spec.per_sample_signs) {
-    for (int l = 0; l < spec.levels; ++l) {
-      std::vector<double> kappa(static_cast<std::size_t>(spec.batch));
-      for (double& k : kappa) k = gen() % 2 == 0 ? 1.0 : -1.0;
-      h.signs.push_back(kappa);
-    }
-  }
-  return h;
-}
-
-/// The tensors of a host_batch on backend B; `batch()` views them.
-template <class B>
-struct backend_batch {
-  std::vector<typename B::matrix_type> modes;
-  std::optional<typename B::matrix_type> target;
-  scorelift::score_batch<B> view;
-
-  explicit backend_batch(const host_batch& h) {
-    for (const auto& m : h.modes) modes.push_back(convert<B>::matrix(m));
-    if (h.target) target = convert<B>::matrix(*h.target);
-    for (const auto& m : modes) view.modes.emplace_back(m);
-    if (target) view.target.emplace(*target);
-    for (const auto& d : h.divergence) view.divergence.push_back(convert<B>::vector(d));
-    if (h.weights) view.weights = convert<B>::vector(*h.weights);
-    for (const auto& k : h.signs) view.signs.push_back(convert<B>::vector(k));
-  }
-};
 
 /// max |got − want| ≤ tol · max(1, max |want|): a relative check of a whole tensor.
 void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol, const char* what) {
@@ -134,22 +70,24 @@ void check_against_eigen(const scorelift::objective_result<T>& got,
 }
 
 template <class S, class Policy = std::decay_t<decltype(thrust::device)>>
-void compare_all(const batch_spec& spec, const lifted_options& options, std::uint64_t seed,
+void compare_all(batch_options spec, const lifted_options& options, std::uint64_t seed,
                  const Policy& exec = thrust::device) {
   using T = thrust_backend<S>;
   using E = eigen_backend<double>;
   const double tol = std::is_same_v<S, double> ? 1e-12 : 1e-5;
-  const host_batch h = make_batch(spec, seed);
+  spec.round_to_float = true;
+  std::mt19937_64 gen(seed);
+  const host_batch h = scorelift::test::random_batch(spec, gen);
   const backend_batch<E> eigen(h);
   const backend_batch<T> thrust(h);
-  const auto want = scorelift::lifted_residual_loss(eigen.view, options);
+  const auto want = scorelift::lifted_residual_loss(eigen.batch, options);
   {
     INFO("fused");
-    check_against_eigen(scorelift::fused_lifted_residual_loss(thrust.view, options, exec), want, tol);
+    check_against_eigen(scorelift::fused_lifted_residual_loss(thrust.batch, options, exec), want, tol);
   }
   {
     INFO("generic lifted_residual_loss on the Thrust backend");
-    check_against_eigen(scorelift::lifted_residual_loss(thrust.view, options), want, tol);
+    check_against_eigen(scorelift::lifted_residual_loss(thrust.batch, options), want, tol);
   }
 }
 

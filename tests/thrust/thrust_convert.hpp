@@ -1,5 +1,5 @@
 // Host <-> Thrust conversions for the tests (the counterpart of backends_under_test.hpp's convert<>),
-// and random batches shared by the Thrust test files.
+// so that the shared objective test helpers (core/objective_test_support.hpp) run on Thrust too.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backends_under_test.hpp"
+#include "core/objective_test_support.hpp"  // random batches, backend_batch, gradient_check
 #include "scorelift/backends/thrust.hpp"
 
 namespace scorelift::test {
@@ -27,14 +28,5 @@ struct convert<thrust_backend<S>> {
   }
   static std::vector<double> host_vector(const typename B::vector_type& v) { return B::vector_to_host(v); }
 };
-
-/// rows × cols standard normal values, optionally rounded to float (so that float and double
-/// backends see the same numbers).
-inline host_matrix random_matrix(index_t rows, index_t cols, std::mt19937_64& gen, bool round_to_float = false) {
-  std::normal_distribution<double> normal;
-  host_matrix m{rows, cols, std::vector<double>(static_cast<std::size_t>(rows * cols))};
-  for (double& x : m.values) x = round_to_float ? static_cast<double>(static_cast<float>(normal(gen))) : normal(gen);
-  return m;
-}
 
 }  // namespace scorelift::test
