@@ -10,7 +10,9 @@
 //
 // Cases: the lifted loss (LSE and LDSE forms, odd and even B, L = 1..4, global and per-sample signs)
 // and one full training-step gradient per benchmarked objective (same MLP weights, data, probes and
-// noise on both sides): the loss and the gradient with respect to every network parameter.
+// noise on both sides): the loss and the gradient with respect to every network parameter, for both
+// engines of the C++ step (forward-mode tangents with the hand-written reverse pass, and autograd's
+// double backward) against the one Python result.
 // Exit status: 0 agree, 1 disagree, 77 skipped (no torch in that Python).
 #include <torch/torch.h>
 
@@ -18,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -126,8 +129,9 @@ std::pair<json, json> run_lifted(const lifted_case& c) {
 
 // ---- One training-step gradient on fixed inputs. ----
 
-std::pair<json, json> run_training(const bench::step_case& c) {
+std::pair<json, json> run_training(const bench::step_case& c, bench::step_engine engine) {
   bench::step_options options;
+  options.engine = engine;
   options.objective = c.objective;
   options.levels = c.levels;
   options.hidden = 8;
@@ -198,16 +202,23 @@ int main(int argc, char** argv) {
       {"divergence", 7, 3, 1, false}, {"divergence", 10, 2, 3, false}, {"divergence", 9, 5, 2, true},
       {"target", 8, 4, 1, false},     {"target", 11, 3, 4, false},     {"target", 6, 50, 2, true}};
   json inputs = {{"lifted", json::array()}, {"training", json::array()}};
-  std::vector<json> expected_lifted, expected_training;
+  std::vector<json> expected_lifted;
+  std::vector<std::array<json, 2>> expected_training;  // per case: tangent engine, autograd engine
   for (const auto& c : lifted_cases) {
     auto [input, output] = run_lifted(c);
     inputs["lifted"].push_back(input);
     expected_lifted.push_back(output);
   }
   for (const auto& c : bench::step_cases) {
-    auto [input, output] = run_training(c);
+    // Same seeds: both engines start from the same weights, data and draws.
+    auto [input, output] = run_training(c, bench::step_engine::tangent);
+    auto [autograd_input, autograd_output] = run_training(c, bench::step_engine::autograd);
+    if (autograd_input != input) {
+      std::cout << "FAILED: the two engines were given different inputs for " << c.name << '\n';
+      return 1;
+    }
     inputs["training"].push_back(input);
-    expected_training.push_back(output);
+    expected_training.push_back({output, autograd_output});
   }
 
   std::filesystem::create_directories(work);
@@ -231,9 +242,13 @@ int main(int argc, char** argv) {
       ok = agree(key, value, outputs["lifted"][i][key]) && ok;
   }
   for (std::size_t i = 0; i < bench::step_cases.size(); ++i) {
-    std::cout << "training step " << bench::step_cases[i].name << " (B=9, M=2 probes, MLP 2-8-8-2)\n";
-    for (const auto& [key, value] : expected_training[i].items())
-      ok = agree(key, value, outputs["training"][i][key]) && ok;
+    for (std::size_t e = 0; e < 2; ++e) {
+      std::cout << "training step " << bench::step_cases[i].name << " (B=9, M=2 probes, MLP 2-8-8-2), "
+                << bench::engine_name(e == 0 ? bench::step_engine::tangent : bench::step_engine::autograd)
+                << " engine\n";
+      for (const auto& [key, value] : expected_training[i][e].items())
+        ok = agree(key, value, outputs["training"][i][key]) && ok;
+    }
   }
   std::cout << (ok ? "the Python reference agrees with scorelift\n" : "the Python reference DISAGREES with scorelift\n");
   return ok ? 0 : 1;

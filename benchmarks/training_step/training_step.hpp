@@ -1,9 +1,14 @@
 // benchmarks/training_step/training_step.hpp — one training step of an MLP score model on 2-D data,
 // written the way a scorelift user writes it: a residual stack of MLPs with its sign state
-// (torch/residual_stack.hpp), Hutchinson divergences by double backward (torch/hutchinson.hpp), the
-// objectives as autograd Functions (torch/objective_functions.hpp), and Adam. It is the C++ twin of `TrainingStep` in
-// benchmarks/python_reference/reference.py; both are timed by the side-by-side benchmark and
-// compared value for value by python_agreement.
+// (torch/residual_stack.hpp), the objectives as autograd Functions (torch/objective_functions.hpp), and
+// Adam. Two engines compute the same step:
+//   tangent   (default) Hutchinson divergences by forward mode through the MLPs, trained by their
+//             hand-written reverse pass (torch/mlp_tangent.hpp, torch/tangent_divergence.hpp; DSM uses
+//             the same reverse pass with no probes), and Adam over one flat buffer (torch/flat_adam.hpp);
+//   autograd  divergences by create_graph double backward (torch/hutchinson.hpp), LibTorch's
+//             autograd for every gradient, torch::optim::Adam.
+// It is the C++ twin of `TrainingStep` in benchmarks/python_reference/reference.py; both are timed by
+// the side-by-side benchmark and compared value for value by python_agreement (both engines).
 #pragma once
 
 #include <torch/torch.h>
@@ -16,13 +21,21 @@
 // mlp.hpp first: it names scorelift::detail as `detail::`, which the other torch headers'
 // scorelift::torch_ext::detail would shadow if included before it.
 #include "scorelift/torch/mlp.hpp"
+#include "scorelift/torch/flat_adam.hpp"
 #include "scorelift/torch/hutchinson.hpp"
+#include "scorelift/torch/mlp_tangent.hpp"
 #include "scorelift/torch/objective_functions.hpp"
 #include "scorelift/torch/residual_stack.hpp"
+#include "scorelift/torch/tangent_divergence.hpp"
 
 namespace scorelift::benchmarks {
 
 enum class objective_kind { ssm, dsm, lifted };
+
+/// How the step computes divergences and gradients (see the top of the file).
+enum class step_engine { tangent, autograd };
+
+inline std::string engine_name(step_engine engine) { return engine == step_engine::tangent ? "tangent" : "autograd"; }
 
 inline std::string objective_name(objective_kind kind) {
   switch (kind) {
@@ -56,6 +69,7 @@ struct step_options {
   double beta = 0.5;      // sign tracker decay
   uint64_t seed = 0;
   torch::Dtype dtype = torch::kFloat32;
+  step_engine engine = step_engine::tangent;
 };
 
 /// What one evaluation of the objective produced.
@@ -73,7 +87,12 @@ class training_step {
       : options_(options), stack_(stack_options(options)), generator_(at::detail::createCPUGenerator(options.seed + 1)) {
     // The networks only: the sign buffer stays float64 (the tracker's state).
     for (index_t l = 0; l < options.levels; ++l) stack_->network(l)->to(options.dtype);
-    optimizer_ = std::make_unique<torch::optim::Adam>(stack_->parameters(), torch::optim::AdamOptions(options.lr));
+    if (tangent()) {
+      flat_optimizer_ = std::make_unique<torch_ext::flat_adam>(stack_->parameters(),
+                                                               torch_ext::flat_adam_options{.lr = options.lr});
+    } else {
+      optimizer_ = std::make_unique<torch::optim::Adam>(stack_->parameters(), torch::optim::AdamOptions(options.lr));
+    }
   }
 
   /// The DSM noise ε [B, D] (drawn here), or undefined: the probes are drawn inside
@@ -90,13 +109,17 @@ class training_step {
     if (options_.objective == objective_kind::dsm) {
       // x̃ = x + σε, Tweedie target t = s(x̃ | x) = −ε/σ.
       in.target = noise / (-options_.sigma);
-      out.loss = torch_ext::residual_score_matching_loss(stack_(x + options_.sigma * noise), in).loss;
+      const auto noisy = x + options_.sigma * noise;
+      auto network = stack_->network(0);  // DSM trains one level
+      const auto modes = tangent() ? torch_ext::mlp_jvp(network, noisy, {}).outputs.unsqueeze(0) : stack_(noisy);
+      out.loss = torch_ext::residual_score_matching_loss(modes, in).loss;
       return out;
     }
-    // All L levels' modes and divergences in one forward and one double-backward pass.
+    // All L levels' modes and divergences: forward mode, or one forward and one double-backward pass.
     torch_ext::hutchinson_options probes;
     probes.probes = options_.probes;
-    const auto sliced = torch_ext::hutchinson_divergence(stack_, x, probes, generator_, options_.levels);
+    const auto sliced = tangent() ? torch_ext::tangent_hutchinson_divergence(stack_, x, probes, generator_)
+                                  : torch_ext::hutchinson_divergence(stack_, x, probes, generator_, options_.levels);
     out.divergence = sliced.divergence;
     if (options_.objective == objective_kind::ssm) {
       out.loss = torch_ext::sliced_score_matching_loss(sliced.hutchinson.select(1, 0), sliced.projections.select(1, 0));
@@ -114,16 +137,25 @@ class training_step {
   /// Python twin).
   void operator()(const torch::Tensor& x) {
     auto evaluated = evaluate(x, draw(x));
-    optimizer_->zero_grad();
-    evaluated.loss.backward();
-    optimizer_->step();
+    if (tangent()) {
+      flat_optimizer_->zero_grad();
+      evaluated.loss.backward();
+      flat_optimizer_->step();
+    } else {
+      optimizer_->zero_grad();
+      evaluated.loss.backward();
+      optimizer_->step();
+    }
     if (!evaluated.residual_alignment.empty()) stack_->update_signs(evaluated.residual_alignment);
   }
 
   torch_ext::ResidualStack& stack() { return stack_; }
   at::Generator& generator() { return generator_; }
+  const step_options& options() const { return options_; }
 
  private:
+  bool tangent() const { return options_.engine == step_engine::tangent; }
+
   static torch_ext::residual_stack_options stack_options(const step_options& options) {
     torch_ext::residual_stack_options out;
     out.network.input_dim = out.network.output_dim = options.dim;
@@ -138,7 +170,8 @@ class training_step {
   step_options options_;
   torch_ext::ResidualStack stack_;
   at::Generator generator_;
-  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;             // autograd engine
+  std::unique_ptr<torch_ext::flat_adam> flat_optimizer_;       // tangent engine
 };
 
 }  // namespace scorelift::benchmarks

@@ -1,11 +1,14 @@
 // benchmarks/training_step/training_step_bench.cpp — the scorelift (C++) side of the side-by-side
 // comparisons with benchmarks/python_reference/bench.py (same cases, shapes, seeds, thread count
 // and timing protocol; see timing.hpp):
-//   training-step  (a) one training step per objective (SSM, DSM, LSE, residual LSE L = 2)
+//   training-step  (a) one training step per objective (SSM, DSM, LSE, residual LSE L = 2), with both
+//                  engines of training_step.hpp: rows "<case>" (tangent: forward mode + flat Adam) and
+//                  "<case>/autograd" (double backward + torch::optim::Adam)
 //   lifted-loss    (b) the lifted loss forward + backward through scorelift's autograd Function
 //   breakdown      cumulative prefixes of an LSE step (forward, +divergence, +loss, +backward, +Adam)
-//   count-ops      ATen operators dispatched per training step (RecordFunction), per objective
-//   profile        a short LSE training run, for valgrind --tool=callgrind
+//                  with the engine of --engine
+//   count-ops      ATen operators dispatched per training step (RecordFunction), per objective and engine
+//   profile        a short LSE training run with the engine of --engine, for perf / callgrind
 // Each writes a JSON report (--out) that benchmarks/python_reference/write_results.py turns into
 // benchmarks/RESULTS.md.
 #include <ATen/record_function.h>
@@ -15,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -42,6 +46,7 @@ struct settings {
   uint64_t seed = 0;
   std::vector<int64_t> dims = {2, 3072};
   int profile_steps = 1000;
+  bench::step_engine engine = bench::step_engine::tangent;  // breakdown, profile
   bench::timing_protocol protocol;
   std::string out;
 };
@@ -54,8 +59,9 @@ torch::Tensor eight_gaussians(int64_t count, at::Generator& gen) {
   return centres + (0.5 / std::sqrt(2.0)) * torch::randn({count, 2}, gen, torch::kFloat32);
 }
 
-bench::step_options step_options_for(const settings& s, const bench::step_case& c) {
+bench::step_options step_options_for(const settings& s, const bench::step_case& c, bench::step_engine engine) {
   bench::step_options options;
+  options.engine = engine;
   options.objective = c.objective;
   options.levels = c.levels;
   options.hidden = s.hidden;
@@ -66,20 +72,31 @@ bench::step_options step_options_for(const settings& s, const bench::step_case& 
   return options;
 }
 
+/// The engines of the (a) and count-ops tables; the tangent rows keep the case's name (the Python
+/// rows' names), the autograd rows get "/autograd".
+const std::array<bench::step_engine, 2> engines = {bench::step_engine::tangent, bench::step_engine::autograd};
+std::string row_name(const bench::step_case& c, bench::step_engine engine) {
+  return engine == bench::step_engine::tangent ? c.name : std::string(c.name) + "/autograd";
+}
+
 json training_step(const settings& s) {
   json results = json::array();
   auto data_generator = at::detail::createCPUGenerator(s.seed);
   // A pool of batches drawn once, so that sampling the data is not part of the timed step.
   const auto pool = eight_gaussians(s.batch * 16, data_generator).split(s.batch);
-  for (const auto& c : bench::step_cases) {
-    bench::training_step step(step_options_for(s, c));
-    std::size_t counter = 0;
-    const auto t = bench::time_runs([&] { step(pool[counter++ % pool.size()]); }, s.protocol);
-    auto row = bench::timing_row(c.name, t);
-    row["objective"] = bench::objective_name(c.objective);
-    row["levels"] = c.levels;
-    results.push_back(row);
-    std::cerr << "  scorelift " << c.name << ": " << t.median_s * 1e3 << " ms/step\n";
+  for (const auto engine : engines) {
+    for (const auto& c : bench::step_cases) {
+      bench::training_step step(step_options_for(s, c, engine));
+      std::size_t counter = 0;
+      const auto t = bench::time_runs([&] { step(pool[counter++ % pool.size()]); }, s.protocol);
+      auto row = bench::timing_row(row_name(c, engine), t);
+      row["case"] = c.name;
+      row["engine"] = bench::engine_name(engine);
+      row["objective"] = bench::objective_name(c.objective);
+      row["levels"] = c.levels;
+      results.push_back(row);
+      std::cerr << "  scorelift " << row_name(c, engine) << ": " << t.median_s * 1e3 << " ms/step\n";
+    }
   }
   return results;
 }
@@ -121,17 +138,24 @@ json breakdown(const settings& s) {
   json results = json::array();
   auto data_generator = at::detail::createCPUGenerator(s.seed);
   const auto x0 = eight_gaussians(s.batch, data_generator);
-  bench::training_step step(step_options_for(s, bench::step_cases[2]));
+  bench::training_step step(step_options_for(s, bench::step_cases[2], s.engine));
   auto& stack = step.stack();
+  const bool tangent = s.engine == bench::step_engine::tangent;
   sl::hutchinson_options probes;
   probes.probes = s.probes;
   const std::vector<std::string> phases = {"forward", "+divergence", "+loss", "+backward", "+adam (full step)"};
   const auto prefix = [&](std::size_t count) {
     if (count == 1) {
-      stack(x0.unsqueeze(0).clone().requires_grad_(true));
+      if (tangent) {
+        auto network = stack->network(0);
+        sl::mlp_jvp(network, x0, {});
+      } else {
+        stack(x0.unsqueeze(0).clone().requires_grad_(true));
+      }
       return;
     }
-    const auto sliced = sl::hutchinson_divergence(stack, x0, probes, step.generator(), 1);
+    const auto sliced = tangent ? sl::tangent_hutchinson_divergence(stack, x0, probes, step.generator())
+                                : sl::hutchinson_divergence(stack, x0, probes, step.generator(), 1);
     if (count == 2) return;
     sl::objective_inputs in;
     in.divergence = sliced.divergence;
@@ -160,8 +184,9 @@ json count_ops(const settings& s) {
   auto data_generator = at::detail::createCPUGenerator(s.seed);
   const auto x = eight_gaussians(s.batch, data_generator);
   const int steps = 10;
+  for (const auto engine : engines) {
   for (const auto& c : bench::step_cases) {
-    bench::training_step step(step_options_for(s, c));
+    bench::training_step step(step_options_for(s, c, engine));
     for (int i = 0; i < 3; ++i) step(x);  // warm-up: first-call allocations and lazy initialisation
     aten_calls = 0;
     const auto handle = at::addGlobalCallback(
@@ -171,8 +196,10 @@ json count_ops(const settings& s) {
         }).needsInputs(false));
     for (int i = 0; i < steps; ++i) step(x);
     at::removeCallback(handle);
-    results.push_back({{"name", c.name}, {"aten_ops_per_step", static_cast<double>(aten_calls) / steps}});
-    std::cerr << "  scorelift " << c.name << ": " << static_cast<double>(aten_calls) / steps << " aten ops/step\n";
+    results.push_back({{"name", row_name(c, engine)}, {"aten_ops_per_step", static_cast<double>(aten_calls) / steps}});
+    std::cerr << "  scorelift " << row_name(c, engine) << ": " << static_cast<double>(aten_calls) / steps
+              << " aten ops/step\n";
+  }
   }
   return results;
 }
@@ -181,7 +208,7 @@ json count_ops(const settings& s) {
 json profile(const settings& s) {
   auto data_generator = at::detail::createCPUGenerator(s.seed);
   const auto x = eight_gaussians(s.batch, data_generator);
-  bench::training_step step(step_options_for(s, bench::step_cases[2]));
+  bench::training_step step(step_options_for(s, bench::step_cases[2], s.engine));
   for (int i = 0; i < s.profile_steps; ++i) step(x);
   return json::array();
 }
@@ -204,12 +231,16 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed);
   app.add_option("--dims", s.dims, "D of the lifted-loss cases");
   app.add_option("--steps", s.profile_steps, "steps of the profile run")->check(CLI::PositiveNumber);
+  std::string engine = "tangent";
+  app.add_option("--engine", engine, "engine of breakdown and profile")
+      ->check(CLI::IsMember({"tangent", "autograd"}));
   app.add_option("--warmup", s.protocol.warmup)->check(CLI::NonNegativeNumber);
   app.add_option("--repeats", s.protocol.repeats)->check(CLI::PositiveNumber);
   app.add_option("--iterations", s.protocol.iterations)->check(CLI::PositiveNumber);
   app.add_option("--out", s.out, "JSON report");
   CLI11_PARSE(app, argc, argv);
 
+  s.engine = engine == "tangent" ? bench::step_engine::tangent : bench::step_engine::autograd;
   torch::set_num_threads(s.threads);
   json results;
   if (what == "training-step") results = training_step(s);
@@ -229,6 +260,7 @@ int main(int argc, char** argv) {
                        {"warmup", s.protocol.warmup},
                        {"repeats", s.protocol.repeats},
                        {"iterations", s.protocol.iterations},
+                       {"engine", engine},
                        {"results", results}};
   if (!s.out.empty()) std::ofstream(s.out) << report.dump(1) << '\n';
   return 0;
