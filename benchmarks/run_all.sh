@@ -4,7 +4,8 @@
 # same values as scorelift, runs every comparison with 1 thread and with all cores, and rewrites
 # the generated part of RESULTS.md (the rest of the file is left alone).
 #
-#   (a) training step (SSM, DSM, LSE, residual LSE L=2): scorelift C++ vs PyTorch in Python
+#   (a) training step (SSM, DSM, LSE, residual LSE L=2): scorelift C++ (both engines of
+#       benchmarks/training_step/training_step.hpp: tangent, autograd) vs PyTorch in Python
 #   (b) lifted loss forward + backward: scorelift's autograd Function vs the formula in Python
 #   (c) overhead of lifting (LSE/SSM, L=2/L=1), from the runs of (a)
 #   (d) nonparametric estimators vs NumPy/SciPy (benchmarks/nonparametric/run_comparison.sh)
@@ -100,9 +101,10 @@ profile_step() {  # profile_step <label> <command...>
   fi
 }
 if [[ "${SCORELIFT_BENCH_PROFILE:-1}" == 1 ]]; then
-  echo "== profile of 1000 LSE steps, 1 thread (the first ~0.5 s are LibTorch's start-up in both)"
+  echo "== profile of 1000 LSE steps, 1 thread (tangent and autograd engines, Python; the first ~0.5 s are LibTorch's start-up in each)"
   {
     profile_step scorelift "$bench" profile --threads 1 --steps 1000
+    profile_step scorelift-autograd "$bench" profile --engine autograd --threads 1 --steps 1000
     profile_step python "$python" "$root/benchmarks/python_reference/bench.py" profile --threads 1 --steps 1000
   } 2>&1 | tee "$results/profile.txt"
 fi

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "scorelift/torch/mlp.hpp"
 #include "scorelift/torch/flat_adam.hpp"
 #include "scorelift/torch/hutchinson.hpp"
+#include "scorelift/torch/mlp.hpp"
 #include "scorelift/torch/mlp_tangent.hpp"
 #include "scorelift/torch/objective_functions.hpp"
 #include "scorelift/torch/residual_stack.hpp"
@@ -54,7 +54,8 @@ std::vector<grid_case> grid() {
   for (int64_t depth = 1; depth <= 3; ++depth)
     for (int64_t probes = 1; probes <= 3; ++probes)
       for (int64_t condition_dim : {0, 2})
-        for (auto act : {sl::activation::silu, sl::activation::softplus}) out.push_back({depth, probes, condition_dim, act});
+        for (auto act : {sl::activation::silu, sl::activation::softplus})
+          out.push_back({depth, probes, condition_dim, act});
   return out;
 }
 std::string describe(const grid_case& c) {
@@ -86,7 +87,8 @@ reference_terms reference(sl::MLP& network, const torch::Tensor& x, const torch:
 
 }  // namespace
 
-TEST_CASE("mlp_jvp: f and J v agree with autograd's Jacobian to 1e-10 (depth 1..3, M 1..3, conditioning, SiLU/softplus)") {
+TEST_CASE(
+    "mlp_jvp: f and J v agree with autograd's Jacobian to 1e-10 (depth 1..3, M 1..3, conditioning, SiLU/softplus)") {
   torch::manual_seed(1);
   for (const auto& c : grid()) {
     CAPTURE(describe(c));
@@ -144,8 +146,8 @@ TEST_CASE("mlp_jvp: SSM and LSE gradients (parameters, x, c) match the double-ba
     const auto divergence = (jvp2.tangents * probes).sum(-1).mean(0).unsqueeze(0);
     const auto signs = torch::full({1}, -1.0, f64);
     const auto lse = sl::lifted_residual_loss(jvp2.outputs.unsqueeze(0), {.divergence = divergence, .signs = signs});
-    const auto lse_ref =
-        sl::lifted_residual_loss(ref.outputs.unsqueeze(0), {.divergence = ref.terms.mean(0).unsqueeze(0), .signs = signs});
+    const auto lse_ref = sl::lifted_residual_loss(ref.outputs.unsqueeze(0),
+                                                  {.divergence = ref.terms.mean(0).unsqueeze(0), .signs = signs});
     const auto lse_grads = torch::autograd::grad({lse.loss}, differentiable);
     const auto lse_grads_ref = torch::autograd::grad({lse_ref.loss}, differentiable);
     for (std::size_t k = 0; k < lse_grads.size(); ++k) {
@@ -196,7 +198,8 @@ TEST_CASE("tangent_hutchinson_divergence draws hutchinson_divergence's probes an
   CHECK(relative_error(tangent.projections, reverse.projections) <= 1e-12);
   const auto signs = torch::tensor({1.0, -1.0}, f64);
   const auto loss = sl::lifted_residual_loss(tangent.outputs, {.divergence = tangent.divergence, .signs = signs}).loss;
-  const auto loss_ref = sl::lifted_residual_loss(reverse.outputs, {.divergence = reverse.divergence, .signs = signs}).loss;
+  const auto loss_ref =
+      sl::lifted_residual_loss(reverse.outputs, {.divergence = reverse.divergence, .signs = signs}).loss;
   const auto grads = torch::autograd::grad({loss}, stack->parameters());
   const auto grads_ref = torch::autograd::grad({loss_ref}, stack->parameters());
   for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
@@ -251,7 +254,8 @@ TEST_CASE("flat_adam copies back a gradient that was reset, and rejects moved pa
   CHECK(adam.flat_gradients().narrow(0, 0, p.numel()).equal(saved.reshape(-1)));
   CHECK((adam.flat_parameters() - before).abs().max().item<double>() > 0);
   network->to(torch::kFloat32);  // converts the parameters out of the flat buffer
-  CHECK_THROWS_WITH_AS(adam.step(), doctest::Contains("no longer lives in the flat buffer"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(adam.step(), doctest::Contains("no longer lives in the flat buffer"),
+                       scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sl::flat_adam({}), "flat_adam: argument 'parameters' is empty", scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sl::flat_adam({torch::zeros({2}, f64).requires_grad_(), torch::zeros({2}).requires_grad_()}),
                        doctest::Contains("argument 'parameters[1]' ([2] float32 cpu)"), scorelift::invalid_argument);
@@ -268,10 +272,10 @@ TEST_CASE("mlp_jvp rejects bad shapes, dtypes and differentiable probes, naming 
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x, torch::randn({5, 3}, f64)),
                        doctest::Contains("argument 'probes' has shape [5, 3]"), scorelift::invalid_argument);
-  CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x, torch::randn({4, 3})), doctest::Contains("argument 'probes' ([4, 3] float32"),
-                       scorelift::invalid_argument);
-  CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x.to(torch::kFloat32), {}), doctest::Contains("argument 'x' ([4, 3] float32"),
-                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x, torch::randn({4, 3})),
+                       doctest::Contains("argument 'probes' ([4, 3] float32"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x.to(torch::kFloat32), {}),
+                       doctest::Contains("argument 'x' ([4, 3] float32"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x, torch::randn({4, 3}, f64).requires_grad_()),
                        doctest::Contains("argument 'probes' requires grad"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sl::mlp_jvp(network, x, {}, torch::randn({4, 1}, f64)),

@@ -72,8 +72,8 @@ class flat_adam {
     require(!parameters_.empty(), where, "argument 'parameters' is empty");
     require(options.lr >= 0 && options.eps >= 0 && options.weight_decay >= 0 && options.beta1 >= 0 &&
                 options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
-            where, "options lr = ", options.lr, ", betas = (", options.beta1, ", ", options.beta2, "), eps = ",
-            options.eps, ", weight_decay = ", options.weight_decay,
+            where, "options lr = ", options.lr, ", betas = (", options.beta1, ", ", options.beta2,
+            "), eps = ", options.eps, ", weight_decay = ", options.weight_decay,
             " must satisfy lr, eps, weight_decay >= 0 and 0 <= beta < 1");
     const auto& first = parameters_.front();
     int64_t total = 0;
@@ -146,8 +146,8 @@ class flat_adam {
     torch::NoGradGuard no_grad;
     for (std::size_t k = 0; k < parameters_.size(); ++k) {
       auto& p = parameters_[k];
-      scorelift::detail::require(p.data_ptr() == params_base + offsets_[k] * element, "flat_adam::step",
-                                 "parameter ", k, " (", scorelift::detail::tensor_description(p),
+      scorelift::detail::require(p.data_ptr() == params_base + offsets_[k] * element, "flat_adam::step", "parameter ",
+                                 k, " (", scorelift::detail::tensor_description(p),
                                  ") no longer lives in the flat buffer (moved or converted after construction)");
       const auto& g = p.grad();
       if (g.defined() && g.data_ptr() == grads_base + offsets_[k] * element) continue;

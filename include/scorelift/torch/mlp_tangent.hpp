@@ -53,10 +53,10 @@ struct tangent_tape {
 /// σ''(z) from z and s = sigmoid(z) (see the table above).
 inline torch::Tensor activation_curvature(activation act, const torch::Tensor& z, const torch::Tensor& s) {
   const auto one_minus_s = 1 - s;
-  auto out = s * one_minus_s;                     // s (1 − s)
+  auto out = s * one_minus_s;  // s (1 − s)
   if (act == activation::softplus) return out;
-  auto factor = z * (one_minus_s - s);            // z (1 − 2s)
-  return out.mul_(factor.add_(2));                // s (1 − s) (2 + z (1 − 2s))
+  auto factor = z * (one_minus_s - s);  // z (1 − 2s)
+  return out.mul_(factor.add_(2));      // s (1 − s) (2 + z (1 − 2s))
 }
 
 /// The forward pass: f and the M tangents J v_m, filling `tape`. `input` = [x, c] [B, D + C],
@@ -96,7 +96,7 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
       }
     } else {
       at::mm_out(pre, stacked, weight.t());  // one GEMM for both streams,
-      pre.narrow(0, 0, batch).add_(bias);     // the bias on the primal rows only
+      pre.narrow(0, 0, batch).add_(bias);    // the bias on the primal rows only
     }
     const auto z = pre.narrow(0, 0, batch);
     auto s = at::sigmoid(z);
@@ -104,8 +104,8 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
     auto h = post.narrow(0, 0, batch);
     torch::Tensor slope;
     if (act == activation::silu) {
-      at::mul_out(h, z, s);                 // σ = z s
-      slope = (1 - s).mul_(h).add_(s);      // σ' = s + σ (1 − s)
+      at::mul_out(h, z, s);             // σ = z s
+      slope = (1 - s).mul_(h).add_(s);  // σ' = s + σ (1 − s)
     } else {
       at::softplus_out(h, z, 1, 20);  // torch::softplus's defaults
       slope = s;
@@ -176,7 +176,8 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
       auto next_tangents = next.narrow(0, batch, tangent_rows).view({probe_count, batch, width});
       at::mul_out(next_tangents, back_tangents, slope);  // δż_m = σ'(z) δḣ_m
       // + σ''(z) Σ_m δḣ_m ż_m
-      const auto coupling = probe_count == 1 ? (back_tangents[0] * pre_tangents[0]) : (back_tangents * pre_tangents).sum(0);
+      const auto coupling =
+          probe_count == 1 ? (back_tangents[0] * pre_tangents[0]) : (back_tangents * pre_tangents).sum(0);
       const auto z = tape.pre[k - 1].narrow(0, 0, batch);
       next_primal.addcmul_(coupling, activation_curvature(act, z, tape.sig[k - 1]));
     }
@@ -189,8 +190,8 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
 /// outputs (f [B, D_out], Jv [M, B, D_out]).
 struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
-                                                const torch::Tensor& probes, at::TensorList params,
-                                                activation act, int64_t probe_count) {
+                                                const torch::Tensor& probes, at::TensorList params, activation act,
+                                                int64_t probe_count) {
     tangent_tape tape;
     auto out = tangent_forward(params, act, input, probes, probe_count, tape);
     std::vector<torch::Tensor> saved{input, probes};

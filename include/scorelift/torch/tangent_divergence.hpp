@@ -40,7 +40,8 @@ inline divergence_result tangent_hutchinson_divergence(ResidualStack& stack, con
   const auto data = x.detach();
   // The draws of hutchinson_divergence: M probes of [L·B, D], level l owning rows [l·B, (l + 1)·B).
   const auto draw = [&]<class Scalar>() {
-    return draw_probes<torch_backend<Scalar>>(options.kind, options.probes, levels * batch, dim, gen, data);  // (`like` sets the device)
+    return draw_probes<torch_backend<Scalar>>(options.kind, options.probes, levels * batch, dim, gen,
+                                              data);  // (`like` sets the device)
   };
   const auto drawn =
       x.scalar_type() == torch::kFloat64 ? draw.template operator()<double>() : draw.template operator()<float>();
@@ -54,7 +55,7 @@ inline divergence_result tangent_hutchinson_divergence(ResidualStack& stack, con
     const auto v = probes.select(1, l);  // [M, B, D]
     const auto jvp = mlp_jvp(network, data, v, c);
     outputs.push_back(jvp.outputs);
-    terms.push_back((jvp.tangents * v).sum(-1));                   // vᵀ J v: [M, B]
+    terms.push_back((jvp.tangents * v).sum(-1));                    // vᵀ J v: [M, B]
     projections.push_back((jvp.outputs.unsqueeze(0) * v).sum(-1));  // vᵀ f:   [M, B]
   }
   divergence_result out;
