@@ -7,6 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 "$root/scripts/install-deps.sh"
+# shellcheck source=scripts/blas-env.sh
+source "$root/scripts/blas-env.sh"  # OpenBLAS kernels for this CPU (see the script)
 
 "$root/scripts/configure.sh" "$root/build-tests" -DSCORELIFT_BUILD_EXAMPLES=ON -DSCORELIFT_BUILD_BENCHMARKS=ON
 cmake --build "$root/build-tests" -j"$jobs"

@@ -3,6 +3,8 @@
 // script (Debian's /usr/bin/python3) on the JSON an example wrote.
 #pragma once
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -78,16 +80,28 @@ class progress {
 /// The BLAS shared object this process has mapped (LibTorch's speed on CPU depends on it).
 inline std::string blas_library_in_use() {
   std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
+  std::string line, path;
+  while (path.empty() && std::getline(maps, line)) {
     const auto slash = line.find('/');
     if (slash == std::string::npos) continue;
-    const std::string path = line.substr(slash);
-    if (path.find("libblas") != std::string::npos || path.find("openblas") != std::string::npos ||
-        path.find("libmkl") != std::string::npos || path.find("blis") != std::string::npos)
-      return path;
+    const std::string mapped = line.substr(slash);
+    if (mapped.find("libblas") != std::string::npos || mapped.find("openblas") != std::string::npos ||
+        mapped.find("libmkl") != std::string::npos || mapped.find("blis") != std::string::npos)
+      path = mapped;
   }
-  return "none mapped (no BLAS-backed operation yet, or statically linked)";
+  if (path.empty()) return "none mapped (no BLAS-backed operation yet, or statically linked)";
+  // OpenBLAS chooses its kernels from the CPU model; on a model it does not know it falls back to
+  // SSE3 "Prescott" kernels, ~6x slower here (scripts/blas-env.sh sets OPENBLAS_CORETYPE for that).
+  using corename_function = char* (*)();
+  if (const auto corename = reinterpret_cast<corename_function>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    const std::string core = corename();
+    path += " (OpenBLAS kernels: " + core + ")";
+    if (core == "Prescott" && __builtin_cpu_supports("avx2"))
+      path += " -- SLOW fallback for an unrecognised CPU model: set OPENBLAS_CORETYPE=" +
+              std::string(__builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell") +
+              " (scripts/demo.sh does) for several times faster matrix products";
+  }
+  return path;
 }
 
 /// Runs `python3 <script> <args>` with Debian's interpreter (it has matplotlib); returns success.
