@@ -112,49 +112,51 @@ TEST_CASE(
 
 TEST_CASE("mlp_jvp: SSM and LSE gradients (parameters, x, c) match the double-backward path to 1e-10") {
   torch::manual_seed(2);
-  for (const auto& c : grid()) {
-    CAPTURE(describe(c));
-    auto network = make_network(c.depth, c.condition_dim, c.act);
-    const int64_t batch = 6, dim = 3;
-    const auto x = torch::randn({batch, dim}, f64).requires_grad_(true);
-    const auto cond =
-        c.condition_dim ? torch::randn({batch, c.condition_dim}, f64).requires_grad_(true) : torch::Tensor();
-    const auto probes = torch::randint(0, 2, {c.probes, batch, dim}, f64) * 2 - 1;
-    auto differentiable = network->parameters();
-    differentiable.push_back(x);
-    if (cond.defined()) differentiable.push_back(cond);
+  for (const auto& c : grid())
+    for (auto how : {sl::tangent_kernels::automatic, sl::tangent_kernels::portable}) {
+      CAPTURE(describe(c));
+      CAPTURE(how == sl::tangent_kernels::automatic ? "automatic (fused CPU loops)" : "portable (ATen ops)");
+      auto network = make_network(c.depth, c.condition_dim, c.act);
+      const int64_t batch = 6, dim = 3;
+      const auto x = torch::randn({batch, dim}, f64).requires_grad_(true);
+      const auto cond =
+          c.condition_dim ? torch::randn({batch, c.condition_dim}, f64).requires_grad_(true) : torch::Tensor();
+      const auto probes = torch::randint(0, 2, {c.probes, batch, dim}, f64) * 2 - 1;
+      auto differentiable = network->parameters();
+      differentiable.push_back(x);
+      if (cond.defined()) differentiable.push_back(cond);
 
-    const auto jvp = sl::mlp_jvp(network, x, probes, cond);
-    const auto terms = (jvp.tangents * probes).sum(-1);
-    const auto projections = (jvp.outputs.unsqueeze(0) * probes).sum(-1);
-    const auto ref = reference(network, x, probes, cond);
-    CHECK(relative_error(terms, ref.terms) <= 1e-10);
+      const auto jvp = sl::mlp_jvp(network, x, probes, cond, how);
+      const auto terms = (jvp.tangents * probes).sum(-1);
+      const auto projections = (jvp.outputs.unsqueeze(0) * probes).sum(-1);
+      const auto ref = reference(network, x, probes, cond);
+      CHECK(relative_error(terms, ref.terms) <= 1e-10);
 
-    // SSM: mean_{m,b}[vᵀ∇f v + ½ (vᵀf)²].
-    const auto ssm = sl::sliced_score_matching_loss(terms, projections);
-    const auto ssm_ref = sl::sliced_score_matching_loss(ref.terms, ref.projections);
-    CHECK(ssm.item<double>() == doctest::Approx(ssm_ref.item<double>()).epsilon(1e-12));
-    const auto grads = torch::autograd::grad({ssm}, differentiable);
-    const auto grads_ref = torch::autograd::grad({ssm_ref}, differentiable, {}, /*retain_graph=*/true);
-    for (std::size_t k = 0; k < grads.size(); ++k) {
-      CAPTURE(k);
-      CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
+      // SSM: mean_{m,b}[vᵀ∇f v + ½ (vᵀf)²].
+      const auto ssm = sl::sliced_score_matching_loss(terms, projections);
+      const auto ssm_ref = sl::sliced_score_matching_loss(ref.terms, ref.projections);
+      CHECK(ssm.item<double>() == doctest::Approx(ssm_ref.item<double>()).epsilon(1e-12));
+      const auto grads = torch::autograd::grad({ssm}, differentiable);
+      const auto grads_ref = torch::autograd::grad({ssm_ref}, differentiable, {}, /*retain_graph=*/true);
+      for (std::size_t k = 0; k < grads.size(); ++k) {
+        CAPTURE(k);
+        CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
+      }
+
+      // LSE (L = 1, sign −1 so that κ enters): the lifted loss on f and the Hutchinson divergence.
+      const auto jvp2 = sl::mlp_jvp(network, x, probes, cond, how);
+      const auto divergence = (jvp2.tangents * probes).sum(-1).mean(0).unsqueeze(0);
+      const auto signs = torch::full({1}, -1.0, f64);
+      const auto lse = sl::lifted_residual_loss(jvp2.outputs.unsqueeze(0), {.divergence = divergence, .signs = signs});
+      const auto lse_ref = sl::lifted_residual_loss(ref.outputs.unsqueeze(0),
+                                                    {.divergence = ref.terms.mean(0).unsqueeze(0), .signs = signs});
+      const auto lse_grads = torch::autograd::grad({lse.loss}, differentiable);
+      const auto lse_grads_ref = torch::autograd::grad({lse_ref.loss}, differentiable);
+      for (std::size_t k = 0; k < lse_grads.size(); ++k) {
+        CAPTURE(k);
+        CHECK(relative_error(lse_grads[k], lse_grads_ref[k]) <= 1e-10);
+      }
     }
-
-    // LSE (L = 1, sign −1 so that κ enters): the lifted loss on f and the Hutchinson divergence.
-    const auto jvp2 = sl::mlp_jvp(network, x, probes, cond);
-    const auto divergence = (jvp2.tangents * probes).sum(-1).mean(0).unsqueeze(0);
-    const auto signs = torch::full({1}, -1.0, f64);
-    const auto lse = sl::lifted_residual_loss(jvp2.outputs.unsqueeze(0), {.divergence = divergence, .signs = signs});
-    const auto lse_ref = sl::lifted_residual_loss(ref.outputs.unsqueeze(0),
-                                                  {.divergence = ref.terms.mean(0).unsqueeze(0), .signs = signs});
-    const auto lse_grads = torch::autograd::grad({lse.loss}, differentiable);
-    const auto lse_grads_ref = torch::autograd::grad({lse_ref.loss}, differentiable);
-    for (std::size_t k = 0; k < lse_grads.size(); ++k) {
-      CAPTURE(k);
-      CHECK(relative_error(lse_grads[k], lse_grads_ref[k]) <= 1e-10);
-    }
-  }
 }
 
 TEST_CASE("mlp_jvp without probes is the plain MLP: DSM gradients match autograd to 1e-10") {
@@ -175,6 +177,32 @@ TEST_CASE("mlp_jvp without probes is the plain MLP: DSM gradients match autograd
       const auto grads_ref = torch::autograd::grad({loss_ref}, differentiable);
       for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
     }
+  }
+}
+
+TEST_CASE(
+    "mlp_jvp in float32: the automatic kernels (oneDNN products when LibTorch has them) agree with the portable ones") {
+  torch::manual_seed(6);
+  sl::mlp_options options;
+  options.input_dim = options.output_dim = 2;
+  options.hidden = 64;  // products of at least 16 in every dimension take the oneDNN path
+  options.depth = 3;
+  sl::MLP network(options);
+  const auto x = torch::randn({48, 2});
+  const auto probes = torch::randint(0, 2, {2, 48, 2}, torch::kFloat32) * 2 - 1;
+  const auto loss_and_grads = [&](sl::tangent_kernels how) {
+    const auto out = sl::mlp_jvp(network, x, probes, {}, how);
+    const auto loss =
+        sl::sliced_score_matching_loss((out.tangents * probes).sum(-1), (out.outputs.unsqueeze(0) * probes).sum(-1));
+    auto grads = torch::autograd::grad({loss}, network->parameters());
+    grads.push_back(out.tangents);
+    return grads;
+  };
+  const auto automatic = loss_and_grads(sl::tangent_kernels::automatic);
+  const auto blas = loss_and_grads(sl::tangent_kernels::portable);
+  for (std::size_t k = 0; k < automatic.size(); ++k) {
+    CAPTURE(k);
+    CHECK(relative_error(automatic[k], blas[k]) <= 1e-5);
   }
 }
 

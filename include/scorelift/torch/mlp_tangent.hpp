@@ -27,6 +27,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "scorelift/backends/torch.hpp"
@@ -34,6 +35,13 @@
 #include "scorelift/torch/mlp.hpp"
 
 namespace scorelift::torch_ext {
+
+/// The kernels of the pass (both compute the same numbers, to rounding).
+enum class tangent_kernels {
+  automatic,  // CPU: oneDNN for float32 hidden-layer products when LibTorch has it (detail::product_nt), and
+              // the activation's elementwise work fused into one loop per layer and direction; else portable
+  portable    // at::mm and ATen elementwise ops only (what CUDA tensors always use)
+};
 
 struct mlp_tangents {
   torch::Tensor outputs;   // f(x): [B, D_out]
@@ -50,6 +58,53 @@ struct tangent_tape {
   std::vector<torch::Tensor> slope;  // σ'(z_k): [B, n_k]
 };
 
+/// A Bᵀ for A [m, k] and B [n, k] (views welcome). The step is GEMM-bound: 3 products of R = B(1 + M)
+/// rows per hidden layer. oneDNN's JIT sgemm (at::mkldnn_linear on its own tensor layout) runs these
+/// 128–256-row float32 products 2–4× faster than OpenBLAS's sgemm here, conversions to and from its
+/// layout included (benchmarks/RESULTS.md, issue 9), so float32 CPU products of at least 16 in every
+/// dimension go through it when LibTorch was built with it; double, CUDA and small products use at::mm.
+inline torch::Tensor product_nt(const torch::Tensor& a, const torch::Tensor& b, tangent_kernels how) {
+  const bool onednn = how == tangent_kernels::automatic && at::hasMKLDNN() && a.device().is_cpu() &&
+                      a.scalar_type() == torch::kFloat32 && std::min({a.size(0), a.size(1), b.size(0)}) >= 16;
+  if (!onednn) return at::mm(a, b.t());
+  return at::mkldnn_linear(a.contiguous().to_mkldnn(), b.contiguous().to_mkldnn(), {}).to_dense();
+}
+
+/// The CPU loops of `tangent_kernels::automatic`: one pass per layer and direction instead of ~5 (forward)
+/// and ~10 (reverse) ATen ops, each a dispatch, an allocation and a sweep over the layer. Plain arithmetic
+/// on contiguous arrays, which the compiler vectorises; `count` = B·n, tangent block m at offset m·count.
+/// Forward, SiLU: h = z s, σ' = s + h (1 − s). (softplus: h from ATen, σ' = s.)
+template <class T>
+void silu_forward_cpu(const T* z, const T* s, T* h, T* slope, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T value = z[i] * s[i];
+    h[i] = value;
+    slope[i] = s[i] + value * (1 - s[i]);
+  }
+}
+/// Forward, both activations: ḣ_m = σ' ż_m.
+template <class T>
+void tangent_forward_cpu(const T* slope, const T* zdot, T* hdot, int64_t count, int64_t probes) {
+  for (int64_t m = 0; m < probes; ++m)
+    for (int64_t i = 0; i < count; ++i) hdot[m * count + i] = slope[i] * zdot[m * count + i];
+}
+/// Reverse: δz = σ' δh + σ'' Σ_m δḣ_m ż_m and δż_m = σ' δḣ_m, from back = [δh; δḣ_1; …] into next.
+template <class T, bool silu>
+void activation_backward_cpu(const T* z, const T* s, const T* slope, const T* zdot, const T* back, T* next,
+                             int64_t count, int64_t probes) {
+  for (int64_t i = 0; i < count; ++i) next[i] = slope[i] * back[i];
+  for (int64_t m = 0; m < probes; ++m) {
+    const T* back_m = back + (m + 1) * count;
+    const T* zdot_m = zdot + m * count;
+    T* next_m = next + (m + 1) * count;
+    for (int64_t i = 0; i < count; ++i) {
+      const T curvature = silu ? s[i] * (1 - s[i]) * (2 + z[i] * (1 - 2 * s[i])) : s[i] * (1 - s[i]);
+      next_m[i] = slope[i] * back_m[i];
+      next[i] += curvature * back_m[i] * zdot_m[i];
+    }
+  }
+}
+
 /// σ''(z) from z and s = sigmoid(z) (see the table above).
 inline torch::Tensor activation_curvature(activation act, const torch::Tensor& z, const torch::Tensor& s) {
   const auto one_minus_s = 1 - s;
@@ -62,7 +117,8 @@ inline torch::Tensor activation_curvature(activation act, const torch::Tensor& z
 /// The forward pass: f and the M tangents J v_m, filling `tape`. `input` = [x, c] [B, D + C],
 /// `probes` [M·B, D], `params` = W_1, b_1, …, W_K, b_K.
 inline mlp_tangents tangent_forward(at::TensorList params, activation act, const torch::Tensor& input,
-                                    const torch::Tensor& probes, int64_t probe_count, tangent_tape& tape) {
+                                    const torch::Tensor& probes, int64_t probe_count, tangent_tape& tape,
+                                    tangent_kernels how = tangent_kernels::automatic) {
   const int64_t batch = input.size(0), rows = batch * (1 + probe_count), dim = probes.size(1);
   const auto layers = params.size() / 2;
   torch::Tensor stacked;  // [h_{k−1}; ḣ_{k−1}] for k ≥ 2
@@ -85,9 +141,10 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
       }
       break;
     }
-    auto pre = torch::empty({rows, width}, input.options());
+    torch::Tensor pre;
     if (k == 0) {
-      // z_1 = W_1 [x, c] + b_1;  ż_1 = W_1[:, :D] v (c has no tangent).
+      // z_1 = W_1 [x, c] + b_1;  ż_1 = W_1[:, :D] v (c has no tangent). K = D + C is tiny: at::mm.
+      pre = torch::empty({rows, width}, input.options());
       auto primal = pre.narrow(0, 0, batch);
       at::addmm_out(primal, bias, input, weight.t());
       if (probe_count > 0) {
@@ -95,22 +152,34 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
         at::mm_out(tangent, probes, weight.narrow(1, 0, dim).t());
       }
     } else {
-      at::mm_out(pre, stacked, weight.t());  // one GEMM for both streams,
-      pre.narrow(0, 0, batch).add_(bias);    // the bias on the primal rows only
+      pre = product_nt(stacked, weight, how);  // one GEMM for both streams,
+      pre.narrow(0, 0, batch).add_(bias);      // the bias on the primal rows only
     }
     const auto z = pre.narrow(0, 0, batch);
     auto s = at::sigmoid(z);
     auto post = torch::empty_like(pre);
     auto h = post.narrow(0, 0, batch);
     torch::Tensor slope;
-    if (act == activation::silu) {
+    if (how == tangent_kernels::automatic && pre.device().is_cpu()) {
+      // One pass for h and σ' (SiLU), one for the tangents; pre, s and post are fresh and contiguous.
+      slope = act == activation::silu ? torch::empty_like(s) : s;
+      if (act == activation::softplus) at::softplus_out(h, z, 1, 20);
+      const int64_t count = batch * width;
+      AT_DISPATCH_FLOATING_TYPES(pre.scalar_type(), "tangent_forward", [&] {
+        if (act == activation::silu)
+          silu_forward_cpu(z.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
+                           slope.data_ptr<scalar_t>(), count);
+        tangent_forward_cpu(slope.data_ptr<scalar_t>(), pre.data_ptr<scalar_t>() + count,
+                            post.data_ptr<scalar_t>() + count, count, probe_count);
+      });
+    } else if (act == activation::silu) {
       at::mul_out(h, z, s);             // σ = z s
       slope = (1 - s).mul_(h).add_(s);  // σ' = s + σ (1 − s)
     } else {
       at::softplus_out(h, z, 1, 20);  // torch::softplus's defaults
       slope = s;
     }
-    if (probe_count > 0) {
+    if (probe_count > 0 && !(how == tangent_kernels::automatic && pre.device().is_cpu())) {
       // ḣ = σ'(z) ż, σ' broadcast over the M tangent blocks.
       auto tangent = post.narrow(0, batch, rows - batch).view({probe_count, batch, width});
       at::mul_out(tangent, pre.narrow(0, batch, rows - batch).view({probe_count, batch, width}), slope);
@@ -129,7 +198,8 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
 inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activation act, const torch::Tensor& input,
                                                    const torch::Tensor& probes, int64_t probe_count,
                                                    const tangent_tape& tape, const torch::Tensor& grad_outputs,
-                                                   const torch::Tensor& grad_tangents, bool input_grad) {
+                                                   const torch::Tensor& grad_tangents, bool input_grad,
+                                                   tangent_kernels how = tangent_kernels::automatic) {
   const int64_t batch = input.size(0), rows = batch * (1 + probe_count), tangent_rows = rows - batch;
   const auto layers = params.size() / 2;
   std::vector<torch::Tensor> grads(1 + params.size());
@@ -163,11 +233,24 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
     }
     // ∂L/∂W_k = [δz; δż]ᵀ [h; ḣ] and [δh; δḣ] = [δz; δż] W_k, one GEMM each.
     const auto& below = tape.post[k - 1];
-    grads[2 * k + 1] = at::mm(delta.t(), below);
-    const auto back = at::mm(delta, weight);
+    grads[2 * k + 1] = product_nt(delta.t(), below.t(), how);
+    const auto back = product_nt(delta, weight.t(), how).contiguous();  // (a no-op: products are contiguous)
     const auto& slope = tape.slope[k - 1];
     const int64_t width = back.size(1);
     auto next = torch::empty_like(back);
+    if (how == tangent_kernels::automatic && back.device().is_cpu()) {
+      const auto& pre = tape.pre[k - 1];
+      const auto& s = tape.sig[k - 1];
+      const int64_t count = batch * width;
+      AT_DISPATCH_FLOATING_TYPES(back.scalar_type(), "tangent_backward", [&] {
+        const auto run = act == activation::silu ? activation_backward_cpu<scalar_t, true>
+                                                 : activation_backward_cpu<scalar_t, false>;
+        run(pre.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(), slope.data_ptr<scalar_t>(),
+            pre.data_ptr<scalar_t>() + count, back.data_ptr<scalar_t>(), next.data_ptr<scalar_t>(), count, probe_count);
+      });
+      delta = next;
+      continue;
+    }
     auto next_primal = next.narrow(0, 0, batch);
     at::mul_out(next_primal, back.narrow(0, 0, batch), slope);  // σ'(z) δh
     if (probe_count > 0) {
@@ -191,9 +274,9 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
 struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input,
                                                 const torch::Tensor& probes, at::TensorList params, activation act,
-                                                int64_t probe_count) {
+                                                int64_t probe_count, tangent_kernels how) {
     tangent_tape tape;
-    auto out = tangent_forward(params, act, input, probes, probe_count, tape);
+    auto out = tangent_forward(params, act, input, probes, probe_count, tape, how);
     std::vector<torch::Tensor> saved{input, probes};
     saved.insert(saved.end(), params.begin(), params.end());
     ctx->save_for_backward(saved);  // inputs and parameters: autograd checks they are not modified in place
@@ -203,6 +286,7 @@ struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
     ctx->saved_data["tape"] = flat;
     ctx->saved_data["act"] = static_cast<int64_t>(act);
     ctx->saved_data["probes"] = probe_count;
+    ctx->saved_data["products"] = static_cast<int64_t>(how);
     return {out.outputs, out.tangents};
   }
 
@@ -218,13 +302,14 @@ struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
       tape.slope.push_back(flat[k + 3]);
     }
     const at::TensorList params(saved.data() + 2, saved.size() - 2);
-    auto grads = tangent_backward(params, static_cast<activation>(ctx->saved_data["act"].toInt()), saved[0], saved[1],
-                                  ctx->saved_data["probes"].toInt(), tape, grad_outputs[0], grad_outputs[1],
-                                  ctx->needs_input_grad(0));
-    // One gradient per input: [x, c], probes (constant), each parameter, act and probe_count.
+    auto grads =
+        tangent_backward(params, static_cast<activation>(ctx->saved_data["act"].toInt()), saved[0], saved[1],
+                         ctx->saved_data["probes"].toInt(), tape, grad_outputs[0], grad_outputs[1],
+                         ctx->needs_input_grad(0), static_cast<tangent_kernels>(ctx->saved_data["products"].toInt()));
+    // One gradient per input: [x, c], probes (constant), each parameter, act, probe_count and how.
     torch::autograd::variable_list out{grads[0], torch::Tensor()};
     out.insert(out.end(), grads.begin() + 1, grads.end());
-    out.insert(out.end(), {torch::Tensor(), torch::Tensor()});
+    out.insert(out.end(), {torch::Tensor(), torch::Tensor(), torch::Tensor()});
     return out;
   }
 };
@@ -233,9 +318,10 @@ struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
 
 /// f(x) and J_f(x) v_m for every probe, differentiable in the network's parameters (and in x and c)
 /// through the hand-written reverse pass. `probes`: [M, B, D], [B, D] (M = 1) or undefined (M = 0:
-/// the plain forward, e.g. for DSM). `c`: the conditioning input, as for MLP::forward.
+/// the plain forward, e.g. for DSM). `c`: the conditioning input, as for MLP::forward. `how`: the
+/// engine of the hidden-layer products (results agree to float rounding).
 inline mlp_tangents mlp_jvp(MLP& network, const torch::Tensor& x, const torch::Tensor& probes,
-                            const torch::Tensor& c = {}) {
+                            const torch::Tensor& c = {}, tangent_kernels how = tangent_kernels::automatic) {
   constexpr const char* where = "mlp_jvp";
   using scorelift::detail::require;
   using scorelift::detail::tensor_shape_string;
@@ -276,7 +362,7 @@ inline mlp_tangents mlp_jvp(MLP& network, const torch::Tensor& x, const torch::T
     input = torch::cat({x, condition.to(x.dtype())}, 1);
   }
   const auto outputs = detail::mlp_tangent_function::apply(input.contiguous(), flat_probes, at::TensorList(params),
-                                                           options.act, probe_count);
+                                                           options.act, probe_count, how);
   return {outputs[0], outputs[1]};
 }
 
