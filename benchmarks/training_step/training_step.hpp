@@ -4,7 +4,8 @@
 // Adam. Two engines compute the same step:
 //   tangent   (default) Hutchinson divergences by forward mode through the MLPs, trained by their
 //             hand-written reverse pass (torch/mlp_tangent.hpp, torch/tangent_divergence.hpp; DSM uses
-//             the same reverse pass with no probes), and Adam over one flat buffer (torch/flat_adam.hpp);
+//             the same reverse pass with no probes; on the CPU its float32 hidden-layer products run on
+//             oneDNN), and Adam over one flat buffer (torch/flat_adam.hpp);
 //   autograd  divergences by create_graph double backward (torch/hutchinson.hpp), LibTorch's
 //             autograd for every gradient, torch::optim::Adam.
 // It is the C++ twin of `TrainingStep` in benchmarks/python_reference/reference.py; both are timed by

@@ -58,6 +58,35 @@ struct tangent_tape {
   std::vector<torch::Tensor> slope;  // σ'(z_k): [B, n_k]
 };
 
+/// The pass's own buffers (layer activations, σ', the reverse deltas, transposed operands), reused across
+/// calls: allocating ~1–2 MB of 64–128 KB blocks afresh every step makes glibc trim and regrow its heap,
+/// and the page faults cost more than the elementwise work. A buffer is handed out again only when the
+/// pool's handle is the only reference to it and to its storage (no tape, view or caller holds it).
+class buffer_pool {
+ public:
+  torch::Tensor get(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+    for (const auto& buffer : buffers_)
+      if (buffer.use_count() == 1 && buffer.storage().use_count() == 1 && buffer.sizes() == sizes &&
+          buffer.dtype() == options.dtype() && buffer.device() == options.device())
+        return buffer;
+    auto fresh = torch::empty(sizes, options);
+    if (buffers_.size() < capacity) buffers_.push_back(fresh);
+    return fresh;
+  }
+
+ private:
+  static constexpr std::size_t capacity = 64;  // a few networks' worth; beyond it, plain allocations
+  std::vector<torch::Tensor> buffers_;
+};
+inline buffer_pool& workspace() {
+  thread_local buffer_pool pool;
+  return pool;
+}
+/// `t` as a contiguous tensor, copied into a pooled buffer when it is not one already.
+inline torch::Tensor contiguous_in_pool(const torch::Tensor& t) {
+  return t.is_contiguous() ? t : workspace().get(t.sizes(), t.options()).copy_(t);
+}
+
 /// A Bᵀ for A [m, k] and B [n, k] (views welcome). The step is GEMM-bound: 3 products of R = B(1 + M)
 /// rows per hidden layer. oneDNN's JIT sgemm (at::mkldnn_linear on its own tensor layout) runs these
 /// 128–256-row float32 products 2–4× faster than OpenBLAS's sgemm here, conversions to and from its
@@ -67,15 +96,17 @@ inline torch::Tensor product_nt(const torch::Tensor& a, const torch::Tensor& b, 
   const bool onednn = how == tangent_kernels::automatic && at::hasMKLDNN() && a.device().is_cpu() &&
                       a.scalar_type() == torch::kFloat32 && std::min({a.size(0), a.size(1), b.size(0)}) >= 16;
   if (!onednn) return at::mm(a, b.t());
-  return at::mkldnn_linear(a.contiguous().to_mkldnn(), b.contiguous().to_mkldnn(), {}).to_dense();
+  return at::mkldnn_linear(contiguous_in_pool(a).to_mkldnn(), contiguous_in_pool(b).to_mkldnn(), {}).to_dense();
 }
 
 /// The CPU loops of `tangent_kernels::automatic`: one pass per layer and direction instead of ~5 (forward)
 /// and ~10 (reverse) ATen ops, each a dispatch, an allocation and a sweep over the layer. Plain arithmetic
-/// on contiguous arrays, which the compiler vectorises; `count` = B·n, tangent block m at offset m·count.
+/// on contiguous arrays, which the compiler vectorises (`__restrict__`: the arrays never overlap, and without
+/// it GCC gives up on the alias checks of seven pointers); `count` = B·n, tangent block m at offset m·count.
 /// Forward, SiLU: h = z s, σ' = s + h (1 − s). (softplus: h from ATen, σ' = s.)
 template <class T>
-void silu_forward_cpu(const T* z, const T* s, T* h, T* slope, int64_t count) {
+void silu_forward_cpu(const T* __restrict__ z, const T* __restrict__ s, T* __restrict__ h, T* __restrict__ slope,
+                      int64_t count) {
   for (int64_t i = 0; i < count; ++i) {
     const T value = z[i] * s[i];
     h[i] = value;
@@ -84,19 +115,21 @@ void silu_forward_cpu(const T* z, const T* s, T* h, T* slope, int64_t count) {
 }
 /// Forward, both activations: ḣ_m = σ' ż_m.
 template <class T>
-void tangent_forward_cpu(const T* slope, const T* zdot, T* hdot, int64_t count, int64_t probes) {
+void tangent_forward_cpu(const T* __restrict__ slope, const T* __restrict__ zdot, T* __restrict__ hdot, int64_t count,
+                         int64_t probes) {
   for (int64_t m = 0; m < probes; ++m)
     for (int64_t i = 0; i < count; ++i) hdot[m * count + i] = slope[i] * zdot[m * count + i];
 }
 /// Reverse: δz = σ' δh + σ'' Σ_m δḣ_m ż_m and δż_m = σ' δḣ_m, from back = [δh; δḣ_1; …] into next.
 template <class T, bool silu>
-void activation_backward_cpu(const T* z, const T* s, const T* slope, const T* zdot, const T* back, T* next,
+void activation_backward_cpu(const T* __restrict__ z, const T* __restrict__ s, const T* __restrict__ slope,
+                             const T* __restrict__ zdot, const T* __restrict__ back, T* __restrict__ next,
                              int64_t count, int64_t probes) {
   for (int64_t i = 0; i < count; ++i) next[i] = slope[i] * back[i];
   for (int64_t m = 0; m < probes; ++m) {
-    const T* back_m = back + (m + 1) * count;
-    const T* zdot_m = zdot + m * count;
-    T* next_m = next + (m + 1) * count;
+    const T* __restrict__ back_m = back + (m + 1) * count;
+    const T* __restrict__ zdot_m = zdot + m * count;
+    T* __restrict__ next_m = next + (m + 1) * count;
     for (int64_t i = 0; i < count; ++i) {
       const T curvature = silu ? s[i] * (1 - s[i]) * (2 + z[i] * (1 - 2 * s[i])) : s[i] * (1 - s[i]);
       next_m[i] = slope[i] * back_m[i];
@@ -144,7 +177,7 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
     torch::Tensor pre;
     if (k == 0) {
       // z_1 = W_1 [x, c] + b_1;  ż_1 = W_1[:, :D] v (c has no tangent). K = D + C is tiny: at::mm.
-      pre = torch::empty({rows, width}, input.options());
+      pre = workspace().get({rows, width}, input.options());
       auto primal = pre.narrow(0, 0, batch);
       at::addmm_out(primal, bias, input, weight.t());
       if (probe_count > 0) {
@@ -156,13 +189,14 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
       pre.narrow(0, 0, batch).add_(bias);      // the bias on the primal rows only
     }
     const auto z = pre.narrow(0, 0, batch);
-    auto s = at::sigmoid(z);
-    auto post = torch::empty_like(pre);
+    auto s = workspace().get(z.sizes(), z.options());
+    at::sigmoid_out(s, z);
+    auto post = workspace().get(pre.sizes(), pre.options());
     auto h = post.narrow(0, 0, batch);
     torch::Tensor slope;
     if (how == tangent_kernels::automatic && pre.device().is_cpu()) {
       // One pass for h and σ' (SiLU), one for the tangents; pre, s and post are fresh and contiguous.
-      slope = act == activation::silu ? torch::empty_like(s) : s;
+      slope = act == activation::silu ? workspace().get(s.sizes(), s.options()) : s;
       if (act == activation::softplus) at::softplus_out(h, z, 1, 20);
       const int64_t count = batch * width;
       AT_DISPATCH_FLOATING_TYPES(pre.scalar_type(), "tangent_forward", [&] {
@@ -205,7 +239,7 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
   std::vector<torch::Tensor> grads(1 + params.size());
   // δ = [δz_K; δż_K]: [R, D_out].
   const int64_t out_dim = params[2 * layers - 2].size(0);
-  auto delta = torch::empty({rows, out_dim}, input.options());
+  auto delta = workspace().get({rows, out_dim}, input.options());
   if (grad_outputs.defined()) {
     delta.narrow(0, 0, batch).copy_(grad_outputs);
   } else {
@@ -237,7 +271,7 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
     const auto back = product_nt(delta, weight.t(), how).contiguous();  // (a no-op: products are contiguous)
     const auto& slope = tape.slope[k - 1];
     const int64_t width = back.size(1);
-    auto next = torch::empty_like(back);
+    auto next = workspace().get(back.sizes(), back.options());
     if (how == tangent_kernels::automatic && back.device().is_cpu()) {
       const auto& pre = tape.pre[k - 1];
       const auto& s = tape.sig[k - 1];
