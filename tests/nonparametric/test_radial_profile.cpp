@@ -23,6 +23,11 @@ void check_derivative_chain(const Profile& p) {
     arr(0, 0) = s0;
     const Eigen::ArrayXXd third = p.template derivative<3>(arr);
     CHECK(third(0, 0) == doctest::Approx(p.template derivative<3>(s0)).epsilon(1e-14));
+    // ratio<k> = ψ⁽ᵏ⁺¹⁾/ψ⁽ᵏ⁾, which the kernels use in place of further transcendental passes.
+    const Eigen::ArrayXXd r0 = p.template ratio<0>(arr), r1 = p.template ratio<1>(arr), r2 = p.template ratio<2>(arr);
+    CHECK(r0(0, 0) == doctest::Approx(p.template derivative<1>(s0) / p.template derivative<0>(s0)).epsilon(1e-13));
+    CHECK(r1(0, 0) == doctest::Approx(p.template derivative<2>(s0) / p.template derivative<1>(s0)).epsilon(1e-13));
+    CHECK(r2(0, 0) == doctest::Approx(p.template derivative<3>(s0) / p.template derivative<2>(s0)).epsilon(1e-13));
   }
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 
 #include "scorelift/nonparametric/pairwise.hpp"
 #include "scorelift/nonparametric/radial_profile.hpp"
@@ -49,29 +50,46 @@ struct curl_free_kernel {
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
         : profile_(kernel.profile), x_(x), y_(y), s_(detail::squared_distances<scalar_type>(x, y)),
           a_(scalar_type(-2) * profile_.template derivative<1>(s_)),
-          b_(scalar_type(-4) * profile_.template derivative<2>(s_)) {}
+          b_(scalar_type(2) * a_ * profile_.template ratio<1>(s_)) {}  // −4ψ'' = 2(−2ψ')·(ψ''/ψ')
 
-    /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (A W)ᵢ + Σⱼ Bᵢⱼ (xᵢᵀwⱼ − yⱼᵀwⱼ)(xᵢ − yⱼ).
+    /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (A W)ᵢ + Σⱼ Cᵢⱼ (xᵢ − yⱼ),  Cᵢⱼ = Bᵢⱼ (xᵢᵀwⱼ − yⱼᵀwⱼ),
+    /// C made and used tile by tile (tiled_weighted_differences): each product streams A and B from
+    /// memory once instead of writing and re-reading an N×M buffer four times.
     matrix_type apply(const view_type& w) const {
-      const array_type& c = projections(w) *= b_;
-      matrix_type out = detail::weighted_differences<scalar_type>(c, x_, y_);
-      out.noalias() += a_.matrix() * w;
-      return out;
+      const column_vector<scalar_type> v = y_.cwiseProduct(w).rowwise().sum();  // vⱼ = yⱼᵀwⱼ
+      return detail::tiled_weighted_differences<scalar_type>(
+          x_, y_, workspace_,
+          [&](index_t begin, index_t rows, auto& c) {
+            // noalias GEMM into plain storage: as (X Wᵀ).array() Eigen would evaluate the product
+            // lazily, coefficient by coefficient (measured 10× slower at N = 2000, D = 16).
+            c.matrix().noalias() = x_.middleRows(begin, rows) * w.transpose();
+            c = (c.rowwise() - v.transpose().array()) * b_.middleRows(begin, rows);
+          },
+          [&](index_t begin, index_t rows, auto& out_rows) {
+            out_rows.noalias() += a_.middleRows(begin, rows).matrix() * w;
+          });
     }
 
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇Δφ(xᵢ − yⱼ) = Σⱼ 4[(D+2)ψ''(s) + 2sψ'''(s)](xᵢ − yⱼ),
-    /// from Δφ = 2Dψ'(s) + 4sψ''(s) and ∇_r = 2r d/ds.
+    /// from Δφ = 2Dψ'(s) + 4sψ''(s) and ∇_r = 2r d/ds. With ψ'' = −B/4 and ψ''' = ψ''·ρ₂(s)
+    /// (ρ₂ = ψ'''/ψ'', the profile's ratio) the weight is −B[(D+2) + 2sρ₂(s)]: no transcendental pass.
     matrix_type divergence_sum() const {
       const auto d = static_cast<scalar_type>(x_.cols());
-      const array_type c = scalar_type(4) * ((d + 2) * profile_.template derivative<2>(s_) +
-                                             scalar_type(2) * s_ * profile_.template derivative<3>(s_));
-      return detail::weighted_differences<scalar_type>(c, x_, y_);
+      array_type workspace;
+      return detail::tiled_weighted_differences<scalar_type>(
+          x_, y_, workspace,
+          [&](index_t begin, index_t rows, auto& c) {
+            const auto s = s_.middleRows(begin, rows);
+            c = -b_.middleRows(begin, rows) * ((d + 2) + scalar_type(2) * s * profile_.template ratio<2>(s));
+          },
+          [](index_t, index_t, auto&) {});
     }
 
-    /// Entry i: Σⱼ Δφ(xᵢ − yⱼ) = Σⱼ 2Dψ'(sᵢⱼ) + 4sᵢⱼψ''(sᵢⱼ)  (the energy of the divergence term).
+    /// Entry i: Σⱼ Δφ(xᵢ − yⱼ) = Σⱼ 2Dψ'(sᵢⱼ) + 4sᵢⱼψ''(sᵢⱼ) = −Σⱼ (D Aᵢⱼ + sᵢⱼ Bᵢⱼ)
+    /// (the energy of the divergence term).
     column_vector<scalar_type> laplacian_sum() const {
       const auto d = static_cast<scalar_type>(x_.cols());
-      return (scalar_type(2) * d * profile_.template derivative<1>(s_) - s_ * b_).rowwise().sum().matrix();
+      return (-d * a_ - s_ * b_).rowwise().sum().matrix();
     }
 
     /// Entry i: Σⱼ ∇φ(xᵢ − yⱼ)ᵀ wⱼ = Σⱼ 2ψ'(sᵢⱼ)(xᵢᵀwⱼ − yⱼᵀwⱼ) = −Σⱼ Aᵢⱼ rᵢⱼᵀwⱼ,
@@ -100,13 +118,9 @@ struct curl_free_kernel {
     scalar_type norm_bound() const { return a_.abs().max((a_ + b_ * s_).abs()).rowwise().sum().maxCoeff(); }
 
    private:
-    /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM), written into the block's workspace: the iterative
-    /// solvers call apply() hundreds of times, and a fresh N×M buffer per call costs page faults
-    /// comparable to the GEMM. (So one block must not be applied from two threads at once.)
+    /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM) into the block's workspace (energy only).
     array_type& projections(const view_type& w) const {
       workspace_.resize(x_.rows(), w.rows());
-      // noalias GEMM into plain storage: as (X Wᵀ).array() Eigen would evaluate the product lazily,
-      // coefficient by coefficient (measured 10× slower at N = 2000, D = 16).
       workspace_.matrix().noalias() = x_ * w.transpose();
       const column_vector<scalar_type> d = y_.cwiseProduct(w).rowwise().sum();
       workspace_.rowwise() -= d.transpose().array();
@@ -116,6 +130,8 @@ struct curl_free_kernel {
     Profile profile_;
     view_type x_, y_;
     array_type s_, a_, b_;
+    /// apply()'s tile of C, kept between the hundreds of calls an iterative solver makes (so one block
+    /// must not be applied from two threads at once).
     mutable array_type workspace_;
   };
 

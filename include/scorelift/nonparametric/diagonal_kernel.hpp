@@ -40,9 +40,15 @@ struct diagonal_kernel {
     matrix_type apply(const view_type& w) const { return k_.matrix() * w; }
 
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇_y k(xᵢ, yⱼ) = Σⱼ −2ψ'(sᵢⱼ)(xᵢ − yⱼ).
+    /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass.
     matrix_type divergence_sum() const {
-      const array_type c = scalar_type(-2) * profile_.template derivative<1>(s_);
-      return detail::weighted_differences<scalar_type>(c, x_, y_);
+      array_type workspace;
+      return detail::tiled_weighted_differences<scalar_type>(
+          x_, y_, workspace,
+          [&](index_t begin, index_t rows, auto& c) {
+            c = scalar_type(-2) * k_.middleRows(begin, rows) * profile_.template ratio<0>(s_.middleRows(begin, rows));
+          },
+          [](index_t, index_t, auto&) {});
     }
 
     /// The N×M Gram matrix kᵢⱼ (the D coordinates share it).

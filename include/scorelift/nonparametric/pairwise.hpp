@@ -24,32 +24,60 @@ using column_vector = typename eigen_backend<Scalar>::vector_type;
 
 namespace detail {
 
+template <class Scalar>
+using row_array = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 /// Sᵢⱼ = ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ: one GEMM instead of an N×M×D difference tensor.
 /// Clamped at 0 because the expansion cancels catastrophically for nearby points.
 template <class Scalar>
-Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> squared_distances(const matrix_view<Scalar>& x,
-                                                                                      const matrix_view<Scalar>& y) {
+row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y) {
   // The norms are evaluated once: a broadcast of the unevaluated expression would recompute each
   // norm for every entry of its row or column (N·M·D work instead of (N + M)·D).
   const column_vector<Scalar> x_norms = x.rowwise().squaredNorm();
   const column_vector<Scalar> y_norms = y.rowwise().squaredNorm();
-  // One N×M allocation, updated in place: at N = 2000 every fresh 32 MB buffer costs page faults
-  // comparable to the GEMM itself.
-  Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> s(x.rows(), y.rows());
+  // One N×M allocation, finished by one fused pass: at N = 2000 every fresh 32 MB buffer, and every
+  // extra pass over one, costs about as much as the GEMM itself.
+  row_array<Scalar> s(x.rows(), y.rows());
   s.matrix().noalias() = Scalar(-2) * x * y.transpose();
-  s.colwise() += x_norms.array();
-  s.rowwise() += y_norms.transpose().array();
-  s = s.max(Scalar(0));
+  s = ((s.colwise() + x_norms.array()).rowwise() + y_norms.transpose().array()).max(Scalar(0));
   return s;
 }
 
-/// Row i: Σⱼ Cᵢⱼ (xᵢ − yⱼ) = (C 1)ᵢ xᵢ − (C Y)ᵢ — the shape of every kernel gradient sum.
+/// Entries of one tile of C in tiled_weighted_differences: 2¹⁶ (512 KiB in double), a quarter of a
+/// 2 MiB L2, so a tile is produced, summed and multiplied while it is still in cache.
+inline constexpr index_t tile_entries = index_t(1) << 16;
+
+/// Row i: Σⱼ Cᵢⱼ (xᵢ − yⱼ) = (C 1)ᵢ xᵢ − (C Y)ᵢ — the shape of every kernel gradient sum — with the
+/// N×M matrix C never stored whole: `fill(begin, rows, c)` writes rows [begin, begin + rows) of C into
+/// the cache-sized `c` (rows × M), which is reduced at once; `finish(begin, rows, out_rows)` may then
+/// add other terms to those output rows. One pass over whatever C is made of, instead of writing C
+/// to memory and reading it back twice.
+template <class Scalar, class Fill, class Finish>
+row_matrix<Scalar> tiled_weighted_differences(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
+                                              row_array<Scalar>& workspace, const Fill& fill, const Finish& finish) {
+  const index_t n = x.rows(), m = y.rows();
+  const index_t tile = std::clamp<index_t>(tile_entries / std::max<index_t>(m, 1), 8, std::max<index_t>(n, 8));
+  workspace.resize(std::min(tile, n), m);
+  row_matrix<Scalar> out(n, x.cols());
+  for (index_t begin = 0; begin < n; begin += tile) {
+    const index_t rows = std::min(tile, n - begin);
+    auto c = workspace.topRows(rows);
+    fill(begin, rows, c);
+    auto out_rows = out.middleRows(begin, rows);
+    out_rows.noalias() = c.rowwise().sum().matrix().asDiagonal() * x.middleRows(begin, rows);
+    out_rows.noalias() -= c.matrix() * y;
+    finish(begin, rows, out_rows);
+  }
+  return out;
+}
+
+/// Row i: Σⱼ Cᵢⱼ (xᵢ − yⱼ) for a C given whole (an N×M array or array expression).
 template <class Scalar, class Weights>
 row_matrix<Scalar> weighted_differences(const Weights& c, const matrix_view<Scalar>& x, const matrix_view<Scalar>& y) {
-  const column_vector<Scalar> row_sums = c.matrix().rowwise().sum();  // evaluated once, not per entry
-  row_matrix<Scalar> out = row_sums.asDiagonal() * x;
-  out.noalias() -= c.matrix() * y;
-  return out;
+  row_array<Scalar> workspace;
+  return tiled_weighted_differences<Scalar>(
+      x, y, workspace, [&](index_t begin, index_t rows, auto& tile) { tile = c.middleRows(begin, rows); },
+      [](index_t, index_t, auto&) {});
 }
 
 /// At most this many samples enter the median: the heuristic is a scale estimate, and the median of

@@ -32,6 +32,12 @@ struct gaussian_profile {
   Scalar derivative(Scalar s) const {
     return coefficient<Order>() * std::exp(-s / (Scalar(2) * sigma * sigma));
   }
+  /// ψ⁽ᵏ⁺¹⁾(s) / ψ⁽ᵏ⁾(s) = −1/(2σ²) elementwise: the kernels build higher derivatives from a lower
+  /// one by this ratio instead of another transcendental pass over the N×M pairs.
+  template <int Order, class Derived>
+  auto ratio(const Eigen::ArrayBase<Derived>& s) const {
+    return Derived::Constant(s.rows(), s.cols(), Scalar(-1) / (Scalar(2) * sigma * sigma));
+  }
 
  private:
   template <int Order>
@@ -64,6 +70,12 @@ struct imq_profile {
   Scalar derivative(Scalar s) const {
     return coefficient<Order>() * std::pow(Scalar(1) + s / (sigma * sigma), -power - Scalar(Order));
   }
+  /// ψ⁽ᵏ⁺¹⁾(s) / ψ⁽ᵏ⁾(s) = (−p − k)/σ² · (1 + s/σ²)⁻¹ = (−p − k)/(σ² + s) elementwise (one division
+  /// instead of a log and an exp).
+  template <int Order, class Derived>
+  auto ratio(const Eigen::ArrayBase<Derived>& s) const {
+    return (-power - Scalar(Order)) / (s.derived() + sigma * sigma);
+  }
 
  private:
   template <int Order>
@@ -75,12 +87,16 @@ struct imq_profile {
   }
 };
 
-/// What a kernel needs from its profile: ψ and its first three derivatives, scalar and elementwise.
+/// What a kernel needs from its profile: ψ and its first three derivatives, scalar and elementwise,
+/// and the elementwise ratio ψ⁽ᵏ⁺¹⁾/ψ⁽ᵏ⁾.
 template <class P>
-concept radial_profile = requires(const P& p, typename P::scalar_type s) {
+concept radial_profile = requires(const P& p, typename P::scalar_type s,
+                                  const Eigen::Array<typename P::scalar_type, Eigen::Dynamic, Eigen::Dynamic>& a) {
   typename P::scalar_type;
   { p.template derivative<0>(s) } -> std::convertible_to<typename P::scalar_type>;
   { p.template derivative<3>(s) } -> std::convertible_to<typename P::scalar_type>;
+  { p.template derivative<1>(a) };
+  { p.template ratio<2>(a) };
   { p.sigma } -> std::convertible_to<typename P::scalar_type>;
 };
 
