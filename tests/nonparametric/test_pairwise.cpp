@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <vector>
 
 #include "np_test_support.hpp"
@@ -41,6 +43,32 @@ TEST_CASE("median_bandwidth is the median pairwise distance (odd and even pair c
   const rmat<> tripled = 3.0 * big;
   CHECK(median_bandwidth<double>(tripled) == doctest::Approx(3 * median_bandwidth<double>(big)).epsilon(1e-12));
   CHECK(median_bandwidth<double>(big) == doctest::Approx(std::sqrt(100.0)).epsilon(0.03));
+}
+
+TEST_CASE("kth_smallest equals nth_element: random, sorted, reversed, tied and constant inputs, every filter outcome") {
+  std::mt19937_64 gen(16);
+  std::normal_distribution<double> normal;
+  std::vector<std::vector<double>> inputs;
+  std::vector<double> random(100000);
+  for (double& v : random) v = normal(gen);
+  inputs.push_back(random);
+  std::vector<double> sorted = random;
+  std::sort(sorted.begin(), sorted.end());
+  inputs.push_back(sorted);                                  // the strided sample is then exact
+  inputs.emplace_back(sorted.rbegin(), sorted.rend());
+  std::vector<double> tied(100000);
+  for (double& v : tied) v = std::floor(3 * normal(gen));  // a few hundred distinct values, many ties
+  inputs.push_back(tied);
+  inputs.emplace_back(50000, 1.5);                           // all equal: the bracket is one value
+  std::vector<double> biased = random;                       // every stride-th entry huge: the sample lies
+  for (std::size_t i = 0; i < biased.size(); i += biased.size() / 4096) biased[i] = 1e9;
+  inputs.push_back(biased);
+  for (const auto& input : inputs)
+    for (std::size_t k : {std::size_t(0), input.size() / 3, input.size() / 2, input.size() - 1}) {
+      std::vector<double> mine = input, reference = input;
+      std::nth_element(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(k), reference.end());
+      CHECK(nonparametric::detail::kth_smallest(mine, k) == reference[k]);
+    }
 }
 
 TEST_CASE("median_bandwidth rejects fewer than 2 samples and coincident samples") {
