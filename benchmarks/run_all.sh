@@ -17,6 +17,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$root/build-bench}")
 python=/usr/bin/python3  # Debian's interpreter: python3-torch, numpy, scipy
+# shellcheck source=scripts/blas-env.sh
+source "$root/scripts/blas-env.sh"  # the same, correct OpenBLAS kernels for the C++ and the Python side
 results=$build/benchmark_results
 cores=$(nproc)
 threads=(1)

@@ -8,6 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-$root/build-nonparam}
 shift || true
+# shellcheck source=scripts/blas-env.sh
+source "$root/scripts/blas-env.sh"  # NumPy/SciPy on the OpenBLAS kernels this CPU supports (see the script)
 if [[ ! -d "$build" ]]; then
   "$root/scripts/configure.sh" "$build" -DSCORELIFT_WITH_TORCH=OFF -DSCORELIFT_BUILD_BENCHMARKS=ON
 fi
