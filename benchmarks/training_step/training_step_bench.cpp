@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -47,6 +48,7 @@ struct settings {
   std::vector<int64_t> dims = {2, 3072};
   int profile_steps = 1000;
   bench::step_engine engine = bench::step_engine::tangent;  // breakdown, profile
+  std::string profile_case = "lse";                         // profile: one of bench::step_cases
   bench::timing_protocol protocol;
   std::string out;
 };
@@ -208,7 +210,8 @@ json count_ops(const settings& s) {
 json profile(const settings& s) {
   auto data_generator = at::detail::createCPUGenerator(s.seed);
   const auto x = eight_gaussians(s.batch, data_generator);
-  bench::training_step step(step_options_for(s, bench::step_cases[2], s.engine));
+  const auto chosen = std::ranges::find_if(bench::step_cases, [&](const auto& c) { return s.profile_case == c.name; });
+  bench::training_step step(step_options_for(s, *chosen, s.engine));
   for (int i = 0; i < s.profile_steps; ++i) step(x);
   return json::array();
 }
@@ -231,6 +234,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed);
   app.add_option("--dims", s.dims, "D of the lifted-loss cases");
   app.add_option("--steps", s.profile_steps, "steps of the profile run")->check(CLI::PositiveNumber);
+  app.add_option("--case", s.profile_case, "the case of the profile run")
+      ->check(CLI::IsMember({"ssm", "dsm", "lse", "residual_lse_L2"}));
   std::string engine = "tangent";
   app.add_option("--engine", engine, "engine of breakdown and profile")
       ->check(CLI::IsMember({"tangent", "autograd"}));

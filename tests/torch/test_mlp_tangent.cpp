@@ -206,6 +206,39 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("product_nt: both CPU engines (at::mm, oneDNN) compute A Bᵀ to float32 rounding, views included") {
+  namespace detail = scorelift::torch_ext::detail;
+  torch::manual_seed(7);
+  const auto a = torch::randn({64, 48});
+  const auto b = torch::randn({40, 64});  // used through the non-contiguous view b[:, :48]
+  const auto b_view = b.narrow(1, 0, 48);
+  const auto exact = at::mm(a.to(torch::kFloat64), b_view.to(torch::kFloat64).t());
+  for (const auto engine : {detail::product_engine::aten_mm, detail::product_engine::onednn}) {
+    if (engine == detail::product_engine::onednn && !at::hasMKLDNN()) continue;
+    CAPTURE(static_cast<int>(engine));
+    const auto product = detail::product_nt_with(a, b_view, engine);
+    REQUIRE(product.sizes() == exact.sizes());
+    CHECK(relative_error(product.to(torch::kFloat64), exact) <= 1e-5);
+  }
+  // The timed choice returns one of them, and the same product.
+  CHECK(relative_error(detail::product_nt(a, b_view, true).to(torch::kFloat64), exact) <= 1e-5);
+}
+
+TEST_CASE("buffer_pool hands a buffer out again only when nothing else references it or its storage") {
+  scorelift::torch_ext::detail::buffer_pool pool;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+  auto a = pool.get({4, 8}, options);
+  const auto a_data = a.data_ptr();
+  CHECK(pool.get({4, 8}, options).data_ptr() != a_data);  // `a` is held: a different buffer
+  auto view = a.narrow(0, 0, 2);
+  a.reset();
+  CHECK(pool.get({4, 8}, options).data_ptr() != a_data);  // a view still holds its storage
+  view.reset();
+  CHECK(pool.get({4, 8}, options).data_ptr() == a_data);  // free now: reused
+  CHECK(pool.get({8, 4}, options).data_ptr() != a_data);  // other sizes: not reused
+  CHECK(pool.get({4, 8}, torch::TensorOptions().dtype(torch::kFloat64)).data_ptr() != a_data);  // other dtype
+}
+
 TEST_CASE("tangent_hutchinson_divergence draws hutchinson_divergence's probes and agrees with it (L = 2)") {
   torch::manual_seed(4);
   sl::residual_stack_options options;

@@ -325,3 +325,44 @@ TEST_CASE("float32 modes run the core in float and agree with float64 to single 
   CHECK((g32.scalar_type() == torch::kFloat32));
   CHECK(max_abs_difference(g32.to(torch::kFloat64), g64) < 1e-5 * (1.0 + g64.abs().max().item<double>()));
 }
+
+TEST_CASE("lifted Function gradients from pooled buffers: kept ones survive later calls, accumulation is exact") {
+  // The CPU path writes gradients into reused buffers (torch/buffer_pool.hpp): a gradient the caller still
+  // holds must never be handed out again, and autograd must not accumulate into a saved one in place.
+  auto gen = tb::make_generator(23);
+  const auto target = torch::randn({9, 40}, gen, f64);
+  const auto first_modes = torch::randn({2, 9, 40}, gen, f64).requires_grad_(true);
+  const auto first = scorelift::torch_ext::lifted_residual_loss(first_modes, {.target = target}).loss;
+  const auto kept = torch::autograd::grad({first}, {first_modes})[0];
+  const auto kept_copy = kept.clone();
+  for (int call = 0; call < 3; ++call) {  // same shapes: the pool would hand out the same buffers if free
+    const auto modes = torch::randn({2, 9, 40}, gen, f64).requires_grad_(true);
+    torch::autograd::grad({scorelift::torch_ext::lifted_residual_loss(modes, {.target = target}).loss}, {modes});
+  }
+  CHECK(max_abs_difference(kept, kept_copy) == 0.0);
+
+  // Two backward passes through one graph (retain_graph) accumulate exactly twice the gradient in .grad.
+  const auto modes = torch::randn({3, 9, 40}, gen, f64).requires_grad_(true);
+  const auto loss = scorelift::torch_ext::lifted_residual_loss(modes, {.target = target}).loss;
+  const auto once = torch::autograd::grad({loss}, {modes}, {}, /*retain_graph=*/true)[0].clone();
+  loss.backward({}, /*retain_graph=*/true);
+  loss.backward();
+  CHECK(max_abs_difference(modes.grad(), 2.0 * once) <= 1e-14 * (1.0 + once.abs().max().item<double>()));
+  const auto expected = torch::autograd::grad({reference_lifted(modes, target, {}, torch::ones({9}, f64),
+                                                                torch::ones({3, 9}, f64))},
+                                              {modes})[0];
+  CHECK(max_abs_difference(once, expected) <= 1e-12 * (1.0 + expected.abs().max().item<double>()));
+}
+
+TEST_CASE("stack_slices: a view for consecutive slices of one buffer, a copy otherwise, equal to torch::stack") {
+  namespace detail = scorelift::torch_ext::detail;
+  const auto buffer = torch::arange(24, f64).reshape({3, 2, 4});
+  const std::vector<torch::Tensor> slices{buffer[0], buffer[1], buffer[2]};
+  const auto viewed = detail::stack_slices(slices);
+  CHECK(viewed.is_alias_of(buffer));
+  CHECK(torch::equal(viewed, torch::stack(slices)));
+  const std::vector<torch::Tensor> reordered{buffer[1], buffer[0]};
+  const auto copied = detail::stack_slices(reordered);
+  CHECK_FALSE(copied.is_alias_of(buffer));
+  CHECK(torch::equal(copied, torch::stack(reordered)));
+}

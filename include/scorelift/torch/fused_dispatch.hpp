@@ -37,6 +37,7 @@
 #endif
 
 #include "scorelift/backends/torch.hpp"
+#include "scorelift/torch/buffer_pool.hpp"
 #include "scorelift/cuda/lifted_elements.cuh"
 #include "scorelift/cuda/lifted_statistics.cuh"
 #include "scorelift/objectives/lifted.hpp"
@@ -44,7 +45,8 @@
 
 namespace scorelift::torch_ext::detail {
 
-/// The batch as the raw pointers the fused passes read, and freshly allocated gradients they write.
+/// The batch as the raw pointers the fused passes read, and the gradients they write (pooled buffers on the
+/// CPU: torch/buffer_pool.hpp).
 template <class Scalar>
 struct fused_buffers {
   std::vector<torch::Tensor> alive;  // contiguous versions of the inputs (a stride-0 broadcast of
@@ -56,16 +58,16 @@ struct fused_buffers {
   fused_buffers(const torch::Tensor& modes, const score_batch<torch_backend<Scalar>>& batch) {
     const int64_t levels = modes.size(0), n = modes.size(1), dim = modes.size(2);
     const torch::Tensor f = contiguous(modes);
-    grad_modes = torch::empty_like(f);
+    grad_modes = workspace().get(f.sizes(), f.options());
     in.batch = n;
     in.dim = dim;
     in.levels = static_cast<int>(levels);
     if (batch.target) {
       in.target = contiguous(*batch.target).template data_ptr<Scalar>();
-      grad_target = torch::empty({n, dim}, f.options());
+      grad_target = workspace().get({n, dim}, f.options());
       out.target = grad_target.template data_ptr<Scalar>();
     } else {
-      grad_divergence = torch::empty({levels, n}, f.options());
+      grad_divergence = workspace().get({levels, n}, f.options());
     }
     if (batch.weights) in.weights = contiguous(*batch.weights).template data_ptr<Scalar>();
     for (int64_t l = 0; l < levels; ++l) {

@@ -32,13 +32,14 @@
 
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/errors.hpp"
+#include "scorelift/torch/cpu_products.hpp"
 #include "scorelift/torch/mlp.hpp"
 
 namespace scorelift::torch_ext {
 
 /// The kernels of the pass (both compute the same numbers, to rounding).
 enum class tangent_kernels {
-  automatic,  // CPU: oneDNN for float32 hidden-layer products when LibTorch has it (detail::product_nt), and
+  automatic,  // CPU: float32 hidden-layer products on the faster of oneDNN and at::mm (detail::product_nt), and
               // the activation's elementwise work fused into one loop per layer and direction; else portable
   portable    // at::mm and ATen elementwise ops only (what CUDA tensors always use)
 };
@@ -57,47 +58,6 @@ struct tangent_tape {
   std::vector<torch::Tensor> sig;    // s_k = sigmoid(z_k): [B, n_k]
   std::vector<torch::Tensor> slope;  // σ'(z_k): [B, n_k]
 };
-
-/// The pass's own buffers (layer activations, σ', the reverse deltas, transposed operands), reused across
-/// calls: allocating ~1–2 MB of 64–128 KB blocks afresh every step makes glibc trim and regrow its heap,
-/// and the page faults cost more than the elementwise work. A buffer is handed out again only when the
-/// pool's handle is the only reference to it and to its storage (no tape, view or caller holds it).
-class buffer_pool {
- public:
-  torch::Tensor get(at::IntArrayRef sizes, const torch::TensorOptions& options) {
-    for (const auto& buffer : buffers_)
-      if (buffer.use_count() == 1 && buffer.storage().use_count() == 1 && buffer.sizes() == sizes &&
-          buffer.dtype() == options.dtype() && buffer.device() == options.device())
-        return buffer;
-    auto fresh = torch::empty(sizes, options);
-    if (buffers_.size() < capacity) buffers_.push_back(fresh);
-    return fresh;
-  }
-
- private:
-  static constexpr std::size_t capacity = 64;  // a few networks' worth; beyond it, plain allocations
-  std::vector<torch::Tensor> buffers_;
-};
-inline buffer_pool& workspace() {
-  thread_local buffer_pool pool;
-  return pool;
-}
-/// `t` as a contiguous tensor, copied into a pooled buffer when it is not one already.
-inline torch::Tensor contiguous_in_pool(const torch::Tensor& t) {
-  return t.is_contiguous() ? t : workspace().get(t.sizes(), t.options()).copy_(t);
-}
-
-/// A Bᵀ for A [m, k] and B [n, k] (views welcome). The step is GEMM-bound: 3 products of R = B(1 + M)
-/// rows per hidden layer. oneDNN's JIT sgemm (at::mkldnn_linear on its own tensor layout) runs these
-/// 128–256-row float32 products 2–4× faster than OpenBLAS's sgemm here, conversions to and from its
-/// layout included (benchmarks/RESULTS.md, issue 9), so float32 CPU products of at least 16 in every
-/// dimension go through it when LibTorch was built with it; double, CUDA and small products use at::mm.
-inline torch::Tensor product_nt(const torch::Tensor& a, const torch::Tensor& b, tangent_kernels how) {
-  const bool onednn = how == tangent_kernels::automatic && at::hasMKLDNN() && a.device().is_cpu() &&
-                      a.scalar_type() == torch::kFloat32 && std::min({a.size(0), a.size(1), b.size(0)}) >= 16;
-  if (!onednn) return at::mm(a, b.t());
-  return at::mkldnn_linear(contiguous_in_pool(a).to_mkldnn(), contiguous_in_pool(b).to_mkldnn(), {}).to_dense();
-}
 
 /// The CPU loops of `tangent_kernels::automatic`: one pass per layer and direction instead of ~5 (forward)
 /// and ~10 (reverse) ATen ops, each a dispatch, an allocation and a sweep over the layer. Plain arithmetic
@@ -185,8 +145,8 @@ inline mlp_tangents tangent_forward(at::TensorList params, activation act, const
         at::mm_out(tangent, probes, weight.narrow(1, 0, dim).t());
       }
     } else {
-      pre = product_nt(stacked, weight, how);  // one GEMM for both streams,
-      pre.narrow(0, 0, batch).add_(bias);      // the bias on the primal rows only
+      pre = product_nt(stacked, weight, how == tangent_kernels::automatic);  // one GEMM for both streams,
+      pre.narrow(0, 0, batch).add_(bias);                                    // the bias on the primal rows only
     }
     const auto z = pre.narrow(0, 0, batch);
     auto s = workspace().get(z.sizes(), z.options());
@@ -267,8 +227,9 @@ inline std::vector<torch::Tensor> tangent_backward(at::TensorList params, activa
     }
     // ∂L/∂W_k = [δz; δż]ᵀ [h; ḣ] and [δh; δḣ] = [δz; δż] W_k, one GEMM each.
     const auto& below = tape.post[k - 1];
-    grads[2 * k + 1] = product_nt(delta.t(), below.t(), how);
-    const auto back = product_nt(delta, weight.t(), how).contiguous();  // (a no-op: products are contiguous)
+    grads[2 * k + 1] = product_nt(delta.t(), below.t(), how == tangent_kernels::automatic);
+    const auto back = product_nt(delta, weight.t(), how == tangent_kernels::automatic)
+                          .contiguous();  // (a no-op: products are contiguous)
     const auto& slope = tape.slope[k - 1];
     const int64_t width = back.size(1);
     auto next = workspace().get(back.sizes(), back.options());

@@ -33,6 +33,7 @@
 #include "scorelift/objectives/residual_score_matching.hpp"
 #include "scorelift/objectives/score_batch.hpp"
 #include "scorelift/objectives/sliced_score_matching.hpp"
+#include "scorelift/torch/buffer_pool.hpp"
 #include "scorelift/torch/fused_dispatch.hpp"
 
 namespace scorelift::torch_ext {
@@ -167,6 +168,31 @@ struct call_constants {
   prepared_inputs inputs;  // `source` is also passed as a tensor argument so autograd sees it
 };
 
+/// torch::stack of L tensors — without the copy when they already are the consecutive slices of one
+/// contiguous [L, ...] buffer (the fused path's gradients): then a view of that buffer.
+inline torch::Tensor stack_slices(const std::vector<torch::Tensor>& slices) {
+  const auto& first = slices.front();
+  bool consecutive = first.is_contiguous();
+  for (std::size_t l = 1; consecutive && l < slices.size(); ++l)
+    consecutive = slices[l].is_contiguous() && slices[l].sizes() == first.sizes() &&
+                  slices[l].is_alias_of(first) &&
+                  slices[l].storage_offset() == first.storage_offset() + static_cast<int64_t>(l) * first.numel();
+  if (!consecutive) return torch::stack(slices);
+  std::vector<int64_t> sizes{static_cast<int64_t>(slices.size())}, strides{first.numel()};
+  sizes.insert(sizes.end(), first.sizes().begin(), first.sizes().end());
+  strides.insert(strides.end(), first.strides().begin(), first.strides().end());
+  return first.as_strided(sizes, strides);
+}
+
+/// grad_output · saved gradient, into a pooled buffer on the CPU (a fresh multi-MB result every backward
+/// page-faults through all of it: torch/buffer_pool.hpp). Autograd never accumulates into it in place: the
+/// pool's handle is a second reference. (out= ops record no graph: a create_graph backward multiplies.)
+inline torch::Tensor scaled_gradient(const torch::Tensor& grad_output, const torch::Tensor& saved) {
+  if (!saved.is_cpu() || torch::GradMode::is_enabled()) return grad_output * saved;
+  auto out = workspace().get(saved.sizes(), saved.options());
+  return at::mul_out(out, saved, grad_output);
+}
+
 template <class Objective>
 struct objective_function : torch::autograd::Function<objective_function<Objective>> {
   /// Returns {loss (0-dim), statistics [3, L] (value; level values; residual alignments), the latter
@@ -180,8 +206,8 @@ struct objective_function : torch::autograd::Function<objective_function<Objecti
     const auto run = [&]<class Scalar>() {
       const auto batch = make_batch<Scalar>(modes, inputs);
       const auto result = call.objective.template operator()<Scalar>(modes, batch);
-      ctx->saved_data["grad_modes"] = torch::stack(result.grad_modes);
-      ctx->saved_data["grad_source"] = inputs.has_target ? *result.grad_target : torch::stack(result.grad_divergence);
+      ctx->saved_data["grad_modes"] = stack_slices(result.grad_modes);
+      ctx->saved_data["grad_source"] = inputs.has_target ? *result.grad_target : stack_slices(result.grad_divergence);
       const auto levels = static_cast<int64_t>(result.level_values.size());
       auto statistics = torch::empty({3, levels}, torch::kFloat64);
       auto table = statistics.accessor<double, 2>();
@@ -203,8 +229,8 @@ struct objective_function : torch::autograd::Function<objective_function<Objecti
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
     const auto& g = grad_outputs[0];
-    return {g * ctx->saved_data["grad_modes"].toTensor(), g * ctx->saved_data["grad_source"].toTensor(),
-            torch::Tensor()};
+    return {scaled_gradient(g, ctx->saved_data["grad_modes"].toTensor()),
+            scaled_gradient(g, ctx->saved_data["grad_source"].toTensor()), torch::Tensor()};
   }
 };
 
