@@ -71,6 +71,25 @@ TEST_CASE("kth_smallest equals nth_element: random, sorted, reversed, tied and c
     }
 }
 
+TEST_CASE("kth_smallest_squared_distance equals nth_element over the upper triangle, filtered and listed") {
+  // m = 40: 780 pairs (listed directly); m = 300: 44 850 pairs (sampled bracket, tiled filter);
+  // m = 300 with 200 coincident rows: most distances 0, so the bracket collapses onto ties.
+  rmat<> tied = test::standard_normal(300, 4, 18);
+  tied.topRows(200).rowwise() = tied.row(0);
+  for (const rmat<>& x : {rmat<>(test::standard_normal(40, 3, 17)), rmat<>(test::standard_normal(300, 4, 18)), tied}) {
+    const auto s = nonparametric::detail::squared_distances<double>(x, x);
+    std::vector<double> upper;
+    for (index_t i = 0; i < x.rows(); ++i)
+      for (index_t j = i + 1; j < x.rows(); ++j) upper.push_back(s(i, j));
+    for (std::size_t k : {std::size_t(0), upper.size() / 2, upper.size() - 1}) {
+      std::vector<double> reference = upper;
+      std::nth_element(reference.begin(), reference.begin() + static_cast<std::ptrdiff_t>(k), reference.end());
+      CHECK(nonparametric::detail::kth_smallest_squared_distance<double>(x, k) ==
+            doctest::Approx(reference[k]).epsilon(1e-13).scale(x.squaredNorm() / static_cast<double>(x.rows())));
+    }
+  }
+}
+
 TEST_CASE("median_bandwidth rejects fewer than 2 samples and coincident samples") {
   const rmat<> one = test::standard_normal(1, 3, 15);
   CHECK_THROWS_AS(median_bandwidth<double>(one), scorelift::invalid_argument);
