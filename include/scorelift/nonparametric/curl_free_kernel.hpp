@@ -66,7 +66,7 @@ struct curl_free_kernel {
             c = (c.rowwise() - v.transpose().array()) * b_.middleRows(begin, rows);
           },
           [&](index_t begin, index_t rows, auto& out_rows) {
-            out_rows.noalias() += a_.middleRows(begin, rows).matrix() * w;
+            detail::thin_product<scalar_type>(a_.middleRows(begin, rows).matrix(), w, out_rows, scalar_type(1), false);
           });
     }
 

@@ -36,8 +36,8 @@ struct diagonal_kernel {
         : profile_(kernel.profile), x_(x), y_(y), s_(detail::squared_distances<scalar_type>(x, y)),
           k_(profile_.template derivative<0>(s_)) {}
 
-    /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (k W)ᵢ.
-    matrix_type apply(const view_type& w) const { return k_.matrix() * w; }
+    /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (k W)ᵢ, with k read in place (thin_product.hpp).
+    matrix_type apply(const view_type& w) const { return detail::thin_product<scalar_type>(k_.matrix(), w); }
 
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇_y k(xᵢ, yⱼ) = Σⱼ −2ψ'(sᵢⱼ)(xᵢ − yⱼ).
     /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass.

@@ -49,8 +49,8 @@ class iterative_estimator {
     for (index_t t = 1; t <= method_.iterations; ++t) {
       const auto [u, omega] = method_.coefficients(t);
       const scalar_type we = omega * step_;
-      matrix_type residual = zeta;
-      residual.noalias() -= on_samples.apply(h) * inv_n;  // ζ̂(X) − K h / N
+      matrix_type residual = zeta;  // ζ̂(X) − K h / N; h₀ = 0, so the first step needs no product
+      if (t > 1) residual.noalias() -= on_samples.apply(h) * inv_n;
       alpha = std::exchange(alpha_prev, alpha);           // alpha ← f_{t−2}'s, alpha_prev ← f_{t−1}'s
       alpha = alpha_prev + u * (alpha_prev - alpha) + we;
       beta.swap(beta_prev);

@@ -14,6 +14,7 @@
 
 #include "scorelift/backends/eigen.hpp"
 #include "scorelift/errors.hpp"
+#include "scorelift/nonparametric/thin_product.hpp"
 
 namespace scorelift::nonparametric {
 
@@ -68,7 +69,7 @@ row_matrix<Scalar> tiled_weighted_differences(const matrix_view<Scalar>& x, cons
     fill(begin, rows, c);
     auto out_rows = out.middleRows(begin, rows);
     out_rows.noalias() = c.rowwise().sum().matrix().asDiagonal() * x.middleRows(begin, rows);
-    out_rows.noalias() -= c.matrix() * y;
+    thin_product<Scalar>(c.matrix(), y, out_rows, Scalar(-1), false);  // − C Y
     finish(begin, rows, out_rows);
   }
   return out;

@@ -1,0 +1,93 @@
+// scorelift/nonparametric/thin_product.hpp — C (+)= A W for a large row-major A (n×m, a Gram matrix or a
+// tile of one) and a thin W (m×d, d the data dimension): the product every kernel block applies.
+//
+// A general GEMM packs both operands into its blocked layout on every call. When W has only d ≈ 16
+// columns the packing of A is as much memory traffic as the product itself (measured: Eigen spends
+// 28% of a Landweber fit at N = 2000 in gemm_pack_rhs for K), and A is used once per call, so packing
+// it buys nothing. Here A is read in place, row by row: a register tile of R rows of C and C' columns,
+//   C[i..i+R, c..c+C'] = Σⱼ A[i..i+R, j] ⊗ W[j, c..c+C'],
+// keeps the R×C' accumulators in vector registers; each step broadcasts R entries of A and loads one row
+// segment of W (W, m·d entries, stays in cache). Every entry of C is the sum over j in order, one FMA
+// (or multiply-add) at a time: the same result whatever the tile, to rounding.
+// At N = 2000, D = 16 this runs at the FMA peak of one AVX-512 core (2.5 ms), so a symmetric variant
+// reading only A's lower triangle (half the memory traffic, the same multiply-adds) measured no faster.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "scorelift/backends/eigen.hpp"
+
+namespace scorelift::nonparametric::detail {
+
+/// Row-major operands with unit inner stride and any outer stride (whole matrices, row blocks, tiles).
+template <class Scalar>
+using row_major = typename eigen_backend<Scalar>::matrix_type;
+template <class Scalar>
+using const_row_ref = Eigen::Ref<const row_major<Scalar>, 0, Eigen::OuterStride<>>;
+template <class Scalar>
+using row_ref = Eigen::Ref<row_major<Scalar>, 0, Eigen::OuterStride<>>;
+
+/// One register tile: R rows of C, columns [c, c + Width) — `sign` is +1 (add) or −1 (subtract); with
+/// `overwrite` the old C is ignored.
+template <int R, int Width, class Scalar>
+void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w, index_t ldw, Scalar* c, index_t ldc,
+                       Scalar sign, bool overwrite) {
+  using segment = Eigen::Array<Scalar, Width, 1>;
+  segment acc[R];
+  for (int r = 0; r < R; ++r) acc[r].setZero();
+  for (index_t j = 0; j < m; ++j) {
+    const segment wj = Eigen::Map<const segment>(w + j * ldw);
+    for (int r = 0; r < R; ++r) acc[r] += a[r * lda + j] * wj;
+  }
+  for (int r = 0; r < R; ++r) {
+    Eigen::Map<segment> out(c + r * ldc);
+    if (overwrite)
+      out = sign * acc[r];
+    else
+      out += sign * acc[r];
+  }
+}
+
+/// Columns [c, c + Width) of rows [0, n): tiles of 8 rows (at Width = 16 with AVX-512, 16 accumulator
+/// registers; measured 2.5 ms for K W at N = 2000, D = 16 against 4.4 ms with 2 rows, 3.4 ms with 4 and
+/// 5.6 ms for Eigen's GEMM), then single rows.
+template <int Width, class Scalar>
+void thin_product_columns(const Scalar* a, index_t lda, index_t n, index_t m, const Scalar* w, index_t ldw, Scalar* c,
+                          index_t ldc, Scalar sign, bool overwrite) {
+  constexpr int rows = 8;
+  index_t i = 0;
+  for (; i + rows <= n; i += rows)
+    thin_product_tile<rows, Width>(a + i * lda, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
+  for (; i < n; ++i) thin_product_tile<1, Width>(a + i * lda, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
+}
+
+/// C = sign·A W (overwrite) or C += sign·A W, for row-major A (n×m), W (m×d), C (n×d).
+template <class Scalar>
+void thin_product(const const_row_ref<Scalar>& a, const const_row_ref<Scalar>& w, row_ref<Scalar> c, Scalar sign,
+                  bool overwrite) {
+  const index_t n = a.rows(), m = a.cols(), d = w.cols();
+  const Scalar* pa = a.data();
+  const index_t lda = a.outerStride(), ldw = w.outerStride(), ldc = c.outerStride();
+  // Column chunks of 16, 8, 4 and 1: at d = 16 one pass over A; each chunk re-reads A's rows from cache
+  // only when the 8-row tile (8m entries) fits there, which it does for m up to tens of thousands.
+  index_t col = 0;
+  for (; col + 16 <= d; col += 16)
+    thin_product_columns<16>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col + 8 <= d; col += 8)
+    thin_product_columns<8>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col + 4 <= d; col += 4)
+    thin_product_columns<4>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col < d; ++col)
+    thin_product_columns<1>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+}
+
+/// A W as a new n×d matrix.
+template <class Scalar>
+row_major<Scalar> thin_product(const const_row_ref<Scalar>& a, const const_row_ref<Scalar>& w) {
+  row_major<Scalar> c(a.rows(), w.cols());
+  thin_product<Scalar>(a, w, c, Scalar(1), true);
+  return c;
+}
+
+}  // namespace scorelift::nonparametric::detail
