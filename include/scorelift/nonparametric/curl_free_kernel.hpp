@@ -48,9 +48,14 @@ struct curl_free_kernel {
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), s_(detail::squared_distances<scalar_type>(x, y)),
-          a_(scalar_type(-2) * profile_.template derivative<1>(s_)),
-          b_(scalar_type(2) * a_ * profile_.template ratio<1>(s_)) {}  // −4ψ'' = 2(−2ψ')·(ψ''/ψ')
+        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), b_(x.rows(), y.rows()) {
+      // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache
+      s_ = detail::squared_distances<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
+        auto a = a_.middleRows(begin, rows);
+        a = scalar_type(-2) * profile_.template derivative<1>(s);
+        b_.middleRows(begin, rows) = scalar_type(2) * a * profile_.template ratio<1>(s);
+      });
+    }
 
     /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (A W)ᵢ + Σⱼ Cᵢⱼ (xᵢ − yⱼ),  Cᵢⱼ = Bᵢⱼ (xᵢᵀwⱼ − yⱼᵀwⱼ),
     /// C made and used tile by tile (tiled_weighted_differences): each product streams A and B from

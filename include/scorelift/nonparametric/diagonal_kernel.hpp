@@ -33,8 +33,12 @@ struct diagonal_kernel {
   class block {
    public:
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), s_(detail::squared_distances<scalar_type>(x, y)),
-          k_(profile_.template derivative<0>(s_)) {}
+        : profile_(kernel.profile), x_(x), y_(y), k_(x.rows(), y.rows()) {
+      // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache
+      s_ = detail::squared_distances<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
+        k_.middleRows(begin, rows) = profile_.template derivative<0>(s);
+      });
+    }
 
     /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (k W)ᵢ, with k read in place (thin_product.hpp).
     matrix_type apply(const view_type& w) const { return detail::thin_product<scalar_type>(k_.matrix(), w); }

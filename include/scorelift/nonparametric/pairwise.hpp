@@ -31,25 +31,40 @@ namespace detail {
 template <class Scalar>
 using row_array = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Sᵢⱼ = ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ: one GEMM instead of an N×M×D difference tensor.
+/// Entries of one tile of C in tiled_weighted_differences: 2¹⁶ (512 KiB in double), a quarter of a
+/// 2 MiB L2, so a tile is produced, summed and multiplied while it is still in cache.
+inline constexpr index_t tile_entries = index_t(1) << 16;
+
+/// Sᵢⱼ = ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ: a GEMM instead of an N×M×D difference tensor.
 /// Clamped at 0 because the expansion cancels catastrophically for nearby points.
-template <class Scalar>
-row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y) {
+/// Made in cache-sized row tiles, each finished (norms added, clamped) while in cache, and then handed
+/// to `each_tile(begin, rows, tile)` so that a kernel can evaluate its profile on it there too: one
+/// write of S to memory instead of a GEMM pass, a finishing pass and a profile pass over N×M entries.
+template <class Scalar, class EachTile>
+row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
+                                    const EachTile& each_tile) {
   // The norms are evaluated once: a broadcast of the unevaluated expression would recompute each
   // norm for every entry of its row or column (N·M·D work instead of (N + M)·D).
   const column_vector<Scalar> x_norms = x.rowwise().squaredNorm();
   const column_vector<Scalar> y_norms = y.rowwise().squaredNorm();
-  // One N×M allocation, finished by one fused pass: at N = 2000 every fresh 32 MB buffer, and every
-  // extra pass over one, costs about as much as the GEMM itself.
-  row_array<Scalar> s(x.rows(), y.rows());
-  s.matrix().noalias() = Scalar(-2) * x * y.transpose();
-  s = ((s.colwise() + x_norms.array()).rowwise() + y_norms.transpose().array()).max(Scalar(0));
+  const index_t n = x.rows(), m = y.rows();
+  row_array<Scalar> s(n, m);
+  const index_t tile = std::clamp<index_t>(tile_entries / std::max<index_t>(m, 1), 8, std::max<index_t>(n, 8));
+  for (index_t begin = 0; begin < n; begin += tile) {
+    const index_t rows = std::min(tile, n - begin);
+    auto part = s.middleRows(begin, rows);
+    part.matrix().noalias() = Scalar(-2) * x.middleRows(begin, rows) * y.transpose();
+    part = ((part.colwise() + x_norms.segment(begin, rows).array()).rowwise() + y_norms.transpose().array())
+               .max(Scalar(0));
+    each_tile(begin, rows, part);
+  }
   return s;
 }
 
-/// Entries of one tile of C in tiled_weighted_differences: 2¹⁶ (512 KiB in double), a quarter of a
-/// 2 MiB L2, so a tile is produced, summed and multiplied while it is still in cache.
-inline constexpr index_t tile_entries = index_t(1) << 16;
+template <class Scalar>
+row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y) {
+  return squared_distances<Scalar>(x, y, [](index_t, index_t, const auto&) {});
+}
 
 /// Row i: Σⱼ Cᵢⱼ (xᵢ − yⱼ) = (C 1)ᵢ xᵢ − (C Y)ᵢ — the shape of every kernel gradient sum — with the
 /// N×M matrix C never stored whole: `fill(begin, rows, c)` writes rows [begin, begin + rows) of C into
