@@ -28,13 +28,14 @@ namespace detail {
 
 /// Solves A C = B for symmetric positive definite A (square, n×n) with B reshaped to n rows:
 /// B is N×D with n = N (uncoupled) or n = ND (coupled, B read as its row-major flattening).
+/// A (a contiguous matrix or array, either storage order) is overwritten by its factor.
 /// Throws when A is numerically singular: a Cholesky pivot ℓᵢᵢ² below n·ε·max Aᵢᵢ means the
 /// system's condition number exceeds what the precision can resolve.
-template <class Scalar>
-row_matrix<Scalar> cholesky_solve(row_matrix<Scalar> a, const row_matrix<Scalar>& b, std::string_view where) {
+template <class Scalar, class Dense>
+row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::string_view where) {
   using col_matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   const index_t n = a.rows();
-  const Scalar largest = a.diagonal().maxCoeff();
+  const Scalar largest = a.matrix().diagonal().maxCoeff();
   // A is symmetric, so its row-major storage is also A column-major: factor that view in place
   // (Eigen's native column-major path, no second n×n copy).
   Eigen::Map<col_matrix> a_columns(a.data(), n, n);

@@ -66,14 +66,14 @@ class tikhonov_estimator {
       fit_nystrom(kernel, std::move(x));
       return *this;
     }
-    const auto on_samples = kernel.make_block(x, x);
+    auto on_samples = kernel.make_block(x, x);
     const matrix_type zeta = detail::stein_target(on_samples, n);
     const scalar_type nl = static_cast<scalar_type>(n) * options_.lambda;
     matrix_type c;
     if (options_.solver == tikhonov_solver::cholesky) {
-      matrix_type a = on_samples.dense().matrix();
-      a.diagonal().array() += nl;
-      c = detail::cholesky_solve<scalar_type>(std::move(a), static_cast<scalar_type>(n) * zeta, where);
+      auto a = std::move(on_samples).dense();  // the block is not used again: factor its K in place
+      a.matrix().diagonal().array() += nl;
+      c = detail::cholesky_solve<scalar_type>(a, static_cast<scalar_type>(n) * zeta, where);
     } else {
       // (K/N + λI) c = ζ̂: the same system scaled by 1/N, so the tolerance is relative to ζ̂.
       const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
@@ -147,7 +147,7 @@ class tikhonov_estimator {
     const index_t rhs_cols = Kernel::is_curl_free ? 1 : zeta_z.cols();
     const Eigen::Map<const matrix_type> zeta(zeta_z.data(), zeta_z.size() / rhs_cols, rhs_cols);
     const matrix_type theta = detail::cholesky_solve<scalar_type>(
-        std::move(gram), matrix_type(static_cast<scalar_type>(n) * p.transpose() * zeta), where);
+        gram, matrix_type(static_cast<scalar_type>(n) * p.transpose() * zeta), where);
     const matrix_type a = p * theta;
     matrix_type weights = Eigen::Map<const matrix_type>(a.data(), m, x.cols());
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), std::move(z), std::move(weights));
