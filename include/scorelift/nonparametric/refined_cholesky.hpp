@@ -1,0 +1,80 @@
+// scorelift/nonparametric/refined_cholesky.hpp — A C = B for a large symmetric positive definite A in double
+// precision from a single-precision Cholesky factor and iterative refinement in double.
+//
+// The O(n³) factorisation dominates a dense kernel solve, and in float it runs at twice the
+// arithmetic rate with half the memory traffic. With A = L̃L̃ᵀ + E, ‖E‖ ≲ c·n·ε_f·‖A‖ (ε_f = 2⁻²⁴),
+// classical refinement
+//   R = B − A X  (double),   L̃L̃ᵀ Δ = R  (float),   X ← X + Δ
+// contracts the error by ‖(L̃L̃ᵀ)⁻¹E‖ ≲ c·n·ε_f·κ(A) per step (Golub & Van Loan, §3.5.3; Higham, Accuracy
+// and Stability, ch. 12). For the kernel systems here κ(K + ηI) ≤ 1 + ‖K‖/η — about 2·10³ for Stein's
+// estimator at N = 2000, η = 1 — so 2–3 steps reach double precision. Converged means the residual is at
+// double rounding level, ‖Rⱼ‖∞ ≤ ε·‖A‖∞·‖Xⱼ‖∞ for every column j (what a double Cholesky solve attains
+// on these systems), or, once the steps stop contracting, within the usual mixed-precision criterion
+// √n·ε·‖A‖∞·‖Xⱼ‖∞ (where the residual's own rounding error lies). When float cannot factor A, or the
+// steps stall above that, the caller solves in double instead.
+#pragma once
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "scorelift/nonparametric/thin_product.hpp"
+
+namespace scorelift::nonparametric::detail {
+
+/// Below this order the double factorisation is cheap and refinement's fixed costs do not pay.
+inline constexpr index_t refined_cholesky_min_order = 1024;
+
+/// X with A X = B (A n×n symmetric positive definite, contiguous, either storage order, read only;
+/// B n×d row-major) to double rounding level, or nullopt when the single-precision route cannot deliver it.
+template <class Dense>
+std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const row_major<double>& b, int max_steps = 8) {
+  using float_matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;
+  using float_rhs = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const index_t n = a.rows();
+  const Eigen::Map<const row_major<double>> a_rows(a.data(), n, n);
+  // A is symmetric: its storage read column-major is A again, Eigen's native layout for the factor.
+  // One pass over A makes the float copy and ‖A‖∞ (column sums of |A| = row sums).
+  const Eigen::Map<const Eigen::MatrixXd> a_columns(a.data(), n, n);
+  float_matrix factor(n, n);
+  double a_norm = 0;  // ‖A‖∞
+  for (index_t j = 0; j < n; ++j) {
+    factor.col(j) = a_columns.col(j).template cast<float>();
+    a_norm = std::max(a_norm, a_columns.col(j).cwiseAbs().sum());
+  }
+  const double largest = a_rows.diagonal().maxCoeff();
+  Eigen::LLT<Eigen::Ref<float_matrix>, Eigen::Lower> llt(factor);
+  // A float pivot near its rounding level means κ(A)·ε_f is not small: refinement would not converge.
+  const double floor = static_cast<double>(n) * std::numeric_limits<float>::epsilon() * largest;
+  if (llt.info() != Eigen::Success || !(largest > 0) ||
+      !(static_cast<double>(llt.matrixLLT().diagonal().cwiseAbs2().minCoeff()) > floor))
+    return std::nullopt;
+
+  const double tolerance = std::numeric_limits<double>::epsilon() * a_norm;
+  row_major<double> x = llt.solve(float_rhs(b.cast<float>())).template cast<double>();
+  row_major<double> residual(n, b.cols());
+  double previous = std::numeric_limits<double>::infinity();
+  for (int step = 0; step <= max_steps; ++step) {
+    residual = b;
+    thin_product<double>(a_rows, x, residual, -1.0, false);  // R = B − A X
+    const Eigen::ArrayXd r_norm = residual.cwiseAbs().colwise().maxCoeff().transpose();
+    const Eigen::ArrayXd x_norm = x.cwiseAbs().colwise().maxCoeff().transpose();
+    if (!r_norm.allFinite()) return std::nullopt;
+    if ((r_norm <= tolerance * x_norm).all()) return x;
+    // Each step must at least halve the worst relative residual; a stall is accepted at the residual's
+    // rounding level (√n·tolerance), anywhere above it the double solve takes over.
+    const double worst = (r_norm / (tolerance * x_norm).max(std::numeric_limits<double>::min())).maxCoeff();
+    if (!(worst < 0.5 * previous) || step == max_steps) {
+      if (worst <= std::sqrt(static_cast<double>(n))) return x;
+      return std::nullopt;
+    }
+    previous = worst;
+    x += llt.solve(float_rhs(residual.cast<float>())).template cast<double>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace scorelift::nonparametric::detail
