@@ -1,5 +1,6 @@
 // refined_cholesky_solve: a float factor refined in double reaches the double Cholesky solution to
-// rounding on a well-conditioned kernel system, and declines (nullopt) an ill-conditioned one.
+// rounding on a well-conditioned kernel system, and declines (nullopt) an ill-conditioned one; the
+// panelled factorisation it uses equals Eigen's LLT.
 #include <doctest/doctest.h>
 
 #include <Eigen/Cholesky>
@@ -41,4 +42,19 @@ TEST_CASE("refined_cholesky_solve declines a system float cannot resolve") {
   const rmat<> a = regularised_gram(300, 20.0, 1e-9);
   const rmat<> b = test::standard_normal(300, 3, 23);
   CHECK_FALSE(nonparametric::detail::refined_cholesky_solve(a, b).has_value());
+}
+
+TEST_CASE("blocked_cholesky equals Eigen's LLT factor across panel boundaries, and reports a failed pivot") {
+  const index_t n = 300;
+  const Eigen::MatrixXd a = regularised_gram(n, 1.5, 0.5);
+  const Eigen::MatrixXd expected = a.llt().matrixL();
+  for (index_t panel : {64, 97, 300, 384}) {  // several panels, a ragged last one, exactly one, fewer than one
+    Eigen::MatrixXd factor = a;
+    REQUIRE(nonparametric::detail::blocked_cholesky<double>(factor, panel));
+    const Eigen::MatrixXd lower = factor.triangularView<Eigen::Lower>();
+    CHECK((lower - expected).cwiseAbs().maxCoeff() <= 1e-12);
+  }
+  Eigen::MatrixXd indefinite = a;
+  indefinite(250, 250) = -1.0;  // a negative pivot in the third panel of 97
+  CHECK_FALSE(nonparametric::detail::blocked_cholesky<double>(indefinite, 97));
 }

@@ -28,6 +28,28 @@ namespace scorelift::nonparametric::detail {
 /// Below this order the double factorisation is cheap and refinement's fixed costs do not pay.
 inline constexpr index_t refined_cholesky_min_order = 1024;
 
+/// In-place lower Cholesky factor of symmetric positive definite A (column-major), right-looking in
+/// panels of `panel` columns: L₁₁ = chol(A₁₁), L₂₁ = A₂₁ L₁₁⁻ᵀ, A₂₂ ← A₂₂ − L₂₁ L₂₁ᵀ (lower half).
+/// Eigen's LLT does the same in panels of at most 128; the rank-`panel` update is the O(n³) part, and
+/// wider panels run it nearer the GEMM peak (float, n = 2000: 36 ms with 384 against 40–46 ms).
+/// False when a pivot is not positive.
+template <class Scalar>
+bool blocked_cholesky(Eigen::Ref<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>> a, index_t panel = 384) {
+  using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  const index_t n = a.rows();
+  for (index_t k = 0; k < n; k += panel) {
+    const index_t width = std::min(panel, n - k), rest = n - k - width;
+    auto a11 = a.block(k, k, width, width);
+    const Eigen::LLT<Eigen::Ref<matrix>, Eigen::Lower> diagonal(a11);
+    if (diagonal.info() != Eigen::Success) return false;
+    if (rest == 0) break;
+    auto a21 = a.block(k + width, k, rest, width);
+    a11.template triangularView<Eigen::Lower>().transpose().template solveInPlace<Eigen::OnTheRight>(a21);
+    a.block(k + width, k + width, rest, rest).template selfadjointView<Eigen::Lower>().rankUpdate(a21, Scalar(-1));
+  }
+  return true;
+}
+
 /// X with A X = B (A n×n symmetric positive definite, contiguous, either storage order, read only;
 /// B n×d row-major) to double rounding level, or nullopt when the single-precision route cannot deliver it.
 template <class Dense>
@@ -46,15 +68,21 @@ std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const ro
     a_norm = std::max(a_norm, a_columns.col(j).cwiseAbs().sum());
   }
   const double largest = a_rows.diagonal().maxCoeff();
-  Eigen::LLT<Eigen::Ref<float_matrix>, Eigen::Lower> llt(factor);
   // A float pivot near its rounding level means κ(A)·ε_f is not small: refinement would not converge.
   const double floor = static_cast<double>(n) * std::numeric_limits<float>::epsilon() * largest;
-  if (llt.info() != Eigen::Success || !(largest > 0) ||
-      !(static_cast<double>(llt.matrixLLT().diagonal().cwiseAbs2().minCoeff()) > floor))
+  if (!blocked_cholesky<float>(factor) || !(largest > 0) ||
+      !(static_cast<double>(factor.diagonal().cwiseAbs2().minCoeff()) > floor))
     return std::nullopt;
+  const auto solve = [&](const row_major<double>& r) -> row_major<double> {  // (L Lᵀ)⁻¹ R in float
+    float_rhs y = r.template cast<float>();
+    factor.template triangularView<Eigen::Lower>().solveInPlace(y);
+    factor.transpose().template triangularView<Eigen::Upper>().solveInPlace(y);
+    return y.template cast<double>();
+  };
+
 
   const double tolerance = std::numeric_limits<double>::epsilon() * a_norm;
-  row_major<double> x = llt.solve(float_rhs(b.cast<float>())).template cast<double>();
+  row_major<double> x = solve(b);
   row_major<double> residual(n, b.cols());
   double previous = std::numeric_limits<double>::infinity();
   for (int step = 0; step <= max_steps; ++step) {
@@ -72,7 +100,7 @@ std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const ro
       return std::nullopt;
     }
     previous = worst;
-    x += llt.solve(float_rhs(residual.cast<float>())).template cast<double>();
+    x += solve(residual);
   }
   return std::nullopt;
 }
