@@ -48,12 +48,14 @@ struct curl_free_kernel {
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), b_(x.rows(), y.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), b_(x.rows(), y.rows()), row_bounds_(x.rows()) {
       // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache
       s_ = detail::squared_distances<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
         auto a = a_.middleRows(begin, rows);
         a = scalar_type(-2) * profile_.template derivative<1>(s);
-        b_.middleRows(begin, rows) = scalar_type(2) * a * profile_.template ratio<1>(s);
+        auto b = b_.middleRows(begin, rows);
+        b = scalar_type(2) * a * profile_.template ratio<1>(s);
+        row_bounds_.segment(begin, rows) = a.abs().max((a + b * s).abs()).rowwise().sum().matrix();  // norm_bound
       });
     }
 
@@ -119,8 +121,8 @@ struct curl_free_kernel {
     }
 
     /// Gershgorin bound on ‖K‖₂ (X = Y): the block (i, j) = A I + B r rᵀ has eigenvalues A and
-    /// A + B s, so ‖K‖₂ ≤ maxᵢ Σⱼ max(|Aᵢⱼ|, |Aᵢⱼ + Bᵢⱼ sᵢⱼ|).
-    scalar_type norm_bound() const { return a_.abs().max((a_ + b_ * s_).abs()).rowwise().sum().maxCoeff(); }
+    /// A + B s, so ‖K‖₂ ≤ maxᵢ Σⱼ max(|Aᵢⱼ|, |Aᵢⱼ + Bᵢⱼ sᵢⱼ|) (the row sums taken as A and B were made).
+    scalar_type norm_bound() const { return row_bounds_.maxCoeff(); }
 
    private:
     /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM) into the block's workspace (energy only).
@@ -135,6 +137,7 @@ struct curl_free_kernel {
     Profile profile_;
     view_type x_, y_;
     array_type s_, a_, b_;
+    column_vector<scalar_type> row_bounds_;  ///< Σⱼ max(|Aᵢⱼ|, |Aᵢⱼ + Bᵢⱼ sᵢⱼ|)
     /// apply()'s tile of C, kept between the hundreds of calls an iterative solver makes (so one block
     /// must not be applied from two threads at once).
     mutable array_type workspace_;
