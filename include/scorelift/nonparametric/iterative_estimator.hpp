@@ -8,7 +8,8 @@
 // iteration's spectral filter acts on ηL̂ with spectrum in [0, 1]. Every iterate has the form
 //   f_t(x) = α_t ζ̂(x) + (1/N) Σᵢ K(x, xᵢ) βₜᵢ,
 // and L̂ f_{t−1} = (1/N) K(·, X) h_{t−1} with h = f(X), so the scalars α, the N×D coefficients β and
-// the sample values h follow the same recursion — one kernel product (one or two GEMMs) per step:
+// the sample values h follow the same recursion — one kernel product per step, T − 2 in all (h₀ = 0
+// needs none, and h_T is not part of the fit):
 //   α_t = α_{t−1} + u_t(α_{t−1} − α_{t−2}) + ω_t η
 //   β_t = β_{t−1} + u_t(β_{t−1} − β_{t−2}) − ω_t η h_{t−1}
 //   h_t = h_{t−1} + u_t(h_{t−1} − h_{t−2}) + ω_t η (ζ̂(X) − K h_{t−1} / N).
@@ -49,12 +50,14 @@ class iterative_estimator {
     for (index_t t = 1; t <= method_.iterations; ++t) {
       const auto [u, omega] = method_.coefficients(t);
       const scalar_type we = omega * step_;
-      matrix_type residual = zeta;  // ζ̂(X) − K h / N; h₀ = 0, so the first step needs no product
-      if (t > 1) residual.noalias() -= on_samples.apply(h) * inv_n;
-      alpha = std::exchange(alpha_prev, alpha);           // alpha ← f_{t−2}'s, alpha_prev ← f_{t−1}'s
+      alpha = std::exchange(alpha_prev, alpha);  // alpha ← f_{t−2}'s, alpha_prev ← f_{t−1}'s
       alpha = alpha_prev + u * (alpha_prev - alpha) + we;
       beta.swap(beta_prev);
       beta = beta_prev + u * (beta_prev - beta) - we * h;
+      // The fit is α_T and β_T: h_T, and with it the last product, is never needed.
+      if (t == method_.iterations) break;
+      matrix_type residual = zeta;  // ζ̂(X) − K h / N; h₀ = 0, so the first step needs no product
+      if (t > 1) residual.noalias() -= on_samples.apply(h) * inv_n;
       h.swap(h_prev);
       h = h_prev + u * (h_prev - h) + we * residual;
     }
