@@ -35,8 +35,8 @@ struct diagonal_kernel {
    public:
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
         : profile_(kernel.profile), x_(x), y_(y), k_(x.rows(), y.rows()), row_bounds_(x.rows()) {
-      // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache
-      s_ = detail::squared_distances<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
+      // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache; S itself is not kept (divergence_sum remakes it)
+      detail::for_each_squared_distance_tile<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
         auto k = k_.middleRows(begin, rows);
         k = profile_.template derivative<0>(s);
         row_bounds_.segment(begin, rows) = k.abs().rowwise().sum().matrix();  // for norm_bound
@@ -47,13 +47,17 @@ struct diagonal_kernel {
     matrix_type apply(const view_type& w) const { return detail::thin_product<scalar_type>(k_.matrix(), w); }
 
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇_y k(xᵢ, yⱼ) = Σⱼ −2ψ'(sᵢⱼ)(xᵢ − yⱼ).
-    /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass.
+    /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass; the tile
+    /// of S is made again (the same GEMM as at construction) instead of an N×M S kept in memory.
     matrix_type divergence_sum() const {
+      const column_vector<scalar_type> x_norms = x_.rowwise().squaredNorm();
+      const column_vector<scalar_type> y_norms = y_.rowwise().squaredNorm();
       array_type workspace;
       return detail::tiled_weighted_differences<scalar_type>(
           x_, y_, workspace,
           [&](index_t begin, index_t rows, auto& c) {
-            c = scalar_type(-2) * k_.middleRows(begin, rows) * profile_.template ratio<0>(s_.middleRows(begin, rows));
+            detail::squared_distance_rows<scalar_type>(x_, y_, x_norms, y_norms, begin, rows, c);
+            c = scalar_type(-2) * k_.middleRows(begin, rows) * profile_.template ratio<0>(c);
           },
           [](index_t, index_t, auto&) {});
     }
@@ -70,7 +74,7 @@ struct diagonal_kernel {
    private:
     Profile profile_;
     view_type x_, y_;
-    array_type s_, k_;
+    array_type k_;
     column_vector<scalar_type> row_bounds_;  ///< Σⱼ |kᵢⱼ|
   };
 

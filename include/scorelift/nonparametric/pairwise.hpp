@@ -35,30 +35,60 @@ using row_array = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 /// 2 MiB L2, so a tile is produced, summed and multiplied while it is still in cache.
 inline constexpr index_t tile_entries = index_t(1) << 16;
 
-/// Sᵢⱼ = ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ: a GEMM instead of an N×M×D difference tensor.
-/// Clamped at 0 because the expansion cancels catastrophically for nearby points.
-/// Made in cache-sized row tiles, each finished (norms added, clamped) while in cache, and then handed
-/// to `each_tile(begin, rows, tile)` so that a kernel can evaluate its profile on it there too: one
-/// write of S to memory instead of a GEMM pass, a finishing pass and a profile pass over N×M entries.
+/// Sᵢⱼ = ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2 xᵢᵀyⱼ for the rows [begin, begin + rows) of X, into `part`
+/// (rows × M): a GEMM instead of an N×M×D difference tensor, finished (norms added) while in cache.
+/// Clamped at 0 because the expansion cancels catastrophically for nearby points. The norms are
+/// evaluated once by the caller: a broadcast of the unevaluated expression would recompute each norm
+/// for every entry of its row or column (N·M·D work instead of (N + M)·D).
+template <class Scalar, class Part>
+void squared_distance_rows(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
+                           const column_vector<Scalar>& x_norms, const column_vector<Scalar>& y_norms, index_t begin,
+                           index_t rows, Part& part) {
+  part.matrix().noalias() = Scalar(-2) * x.middleRows(begin, rows) * y.transpose();
+  part = ((part.colwise() + x_norms.segment(begin, rows).array()).rowwise() + y_norms.transpose().array())
+             .max(Scalar(0));
+}
+
+/// Rows per tile of an N×M pairwise array: tile_entries / M, at least 8.
+inline index_t tile_rows(index_t n, index_t m) {
+  return std::clamp<index_t>(tile_entries / std::max<index_t>(m, 1), 8, std::max<index_t>(n, 8));
+}
+
+/// S made in cache-sized row tiles, each handed to `each_tile(begin, rows, tile)` so that a kernel can
+/// evaluate its profile on it while it is in cache: one write of S to memory instead of a GEMM pass, a
+/// finishing pass and a profile pass over N×M entries.
 template <class Scalar, class EachTile>
 row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
                                     const EachTile& each_tile) {
-  // The norms are evaluated once: a broadcast of the unevaluated expression would recompute each
-  // norm for every entry of its row or column (N·M·D work instead of (N + M)·D).
   const column_vector<Scalar> x_norms = x.rowwise().squaredNorm();
   const column_vector<Scalar> y_norms = y.rowwise().squaredNorm();
-  const index_t n = x.rows(), m = y.rows();
-  row_array<Scalar> s(n, m);
-  const index_t tile = std::clamp<index_t>(tile_entries / std::max<index_t>(m, 1), 8, std::max<index_t>(n, 8));
+  const index_t n = x.rows(), tile = tile_rows(n, y.rows());
+  row_array<Scalar> s(n, y.rows());
   for (index_t begin = 0; begin < n; begin += tile) {
     const index_t rows = std::min(tile, n - begin);
     auto part = s.middleRows(begin, rows);
-    part.matrix().noalias() = Scalar(-2) * x.middleRows(begin, rows) * y.transpose();
-    part = ((part.colwise() + x_norms.segment(begin, rows).array()).rowwise() + y_norms.transpose().array())
-               .max(Scalar(0));
+    squared_distance_rows<Scalar>(x, y, x_norms, y_norms, begin, rows, part);
     each_tile(begin, rows, part);
   }
   return s;
+}
+
+/// The same tiles of S from one cache-sized workspace, S never stored whole: for a kernel that keeps
+/// only what it makes of S (at N = 2000 a 32 MB array less per block, whose fresh pages cost more
+/// than the GEMM that remakes a tile).
+template <class Scalar, class EachTile>
+void for_each_squared_distance_tile(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
+                                    const EachTile& each_tile) {
+  const column_vector<Scalar> x_norms = x.rowwise().squaredNorm();
+  const column_vector<Scalar> y_norms = y.rowwise().squaredNorm();
+  const index_t n = x.rows(), tile = tile_rows(n, y.rows());
+  row_array<Scalar> workspace(std::min(tile, n), y.rows());
+  for (index_t begin = 0; begin < n; begin += tile) {
+    const index_t rows = std::min(tile, n - begin);
+    auto part = workspace.topRows(rows);
+    squared_distance_rows<Scalar>(x, y, x_norms, y_norms, begin, rows, part);
+    each_tile(begin, rows, part);
+  }
 }
 
 template <class Scalar>
@@ -74,8 +104,7 @@ row_array<Scalar> squared_distances(const matrix_view<Scalar>& x, const matrix_v
 template <class Scalar, class Fill, class Finish>
 row_matrix<Scalar> tiled_weighted_differences(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y,
                                               row_array<Scalar>& workspace, const Fill& fill, const Finish& finish) {
-  const index_t n = x.rows(), m = y.rows();
-  const index_t tile = std::clamp<index_t>(tile_entries / std::max<index_t>(m, 1), 8, std::max<index_t>(n, 8));
+  const index_t n = x.rows(), m = y.rows(), tile = tile_rows(n, m);  // the tiles of squared_distances
   workspace.resize(std::min(tile, n), m);
   row_matrix<Scalar> out(n, x.cols());
   for (index_t begin = 0; begin < n; begin += tile) {
