@@ -49,8 +49,9 @@ struct curl_free_kernel {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
         : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), b_(x.rows(), y.rows()), row_bounds_(x.rows()) {
-      // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache
-      s_ = detail::squared_distances<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
+      // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache; S itself is not
+      // kept (divergence_sum and laplacian_sum remake its tiles)
+      detail::for_each_squared_distance_tile<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
         auto a = a_.middleRows(begin, rows);
         a = scalar_type(-2) * profile_.template derivative<1>(s);
         auto b = b_.middleRows(begin, rows);
@@ -82,12 +83,14 @@ struct curl_free_kernel {
     /// (ρ₂ = ψ'''/ψ'', the profile's ratio) the weight is −B[(D+2) + 2sρ₂(s)]: no transcendental pass.
     matrix_type divergence_sum() const {
       const auto d = static_cast<scalar_type>(x_.cols());
+      const column_vector<scalar_type> x_norms = x_.rowwise().squaredNorm();
+      const column_vector<scalar_type> y_norms = y_.rowwise().squaredNorm();
       array_type workspace;
       return detail::tiled_weighted_differences<scalar_type>(
           x_, y_, workspace,
           [&](index_t begin, index_t rows, auto& c) {
-            const auto s = s_.middleRows(begin, rows);
-            c = -b_.middleRows(begin, rows) * ((d + 2) + scalar_type(2) * s * profile_.template ratio<2>(s));
+            detail::squared_distance_rows<scalar_type>(x_, y_, x_norms, y_norms, begin, rows, c);  // S's tile
+            c = -b_.middleRows(begin, rows) * ((d + 2) + scalar_type(2) * c * profile_.template ratio<2>(c));
           },
           [](index_t, index_t, auto&) {});
     }
@@ -96,7 +99,11 @@ struct curl_free_kernel {
     /// (the energy of the divergence term).
     column_vector<scalar_type> laplacian_sum() const {
       const auto d = static_cast<scalar_type>(x_.cols());
-      return (-d * a_ - s_ * b_).rowwise().sum().matrix();
+      column_vector<scalar_type> out(x_.rows());
+      detail::for_each_squared_distance_tile<scalar_type>(x_, y_, [&](index_t begin, index_t rows, const auto& s) {
+        out.segment(begin, rows) = (-d * a_.middleRows(begin, rows) - s * b_.middleRows(begin, rows)).rowwise().sum();
+      });
+      return out;
     }
 
     /// Entry i: Σⱼ ∇φ(xᵢ − yⱼ)ᵀ wⱼ = Σⱼ 2ψ'(sᵢⱼ)(xᵢᵀwⱼ − yⱼᵀwⱼ) = −Σⱼ Aᵢⱼ rᵢⱼᵀwⱼ,
@@ -136,7 +143,7 @@ struct curl_free_kernel {
 
     Profile profile_;
     view_type x_, y_;
-    array_type s_, a_, b_;
+    array_type a_, b_;
     column_vector<scalar_type> row_bounds_;  ///< Σⱼ max(|Aᵢⱼ|, |Aᵢⱼ + Bᵢⱼ sᵢⱼ|)
     /// apply()'s tile of C, kept between the hundreds of calls an iterative solver makes (so one block
     /// must not be applied from two threads at once).
