@@ -181,7 +181,7 @@ TEST_CASE("mlp_jvp without probes is the plain MLP: DSM gradients match autograd
 }
 
 TEST_CASE(
-    "mlp_jvp in float32: the automatic kernels (oneDNN products when LibTorch has them) agree with the portable ones") {
+    "mlp_jvp in float32: the automatic kernels (fused CPU loops) agree with the portable ones") {
   torch::manual_seed(6);
   sl::mlp_options options;
   options.input_dim = options.output_dim = 2;
@@ -220,7 +220,7 @@ TEST_CASE("product_nt: both CPU engines (at::mm, oneDNN) compute A Bᵀ to float
     REQUIRE(product.sizes() == exact.sizes());
     CHECK(relative_error(product.to(torch::kFloat64), exact) <= 1e-5);
   }
-  // The timed choice returns one of them, and the same product.
+  // What product_nt chooses (at::mm unless SCORELIFT_CPU_PRODUCTS=onednn) computes the same product.
   CHECK(relative_error(detail::product_nt(a, b_view, true).to(torch::kFloat64), exact) <= 1e-5);
 }
 

@@ -39,7 +39,7 @@ namespace scorelift::torch_ext {
 
 /// The kernels of the pass (both compute the same numbers, to rounding).
 enum class tangent_kernels {
-  automatic,  // CPU: float32 hidden-layer products on the faster of oneDNN and at::mm (detail::product_nt), and
+  automatic,  // CPU: at::mm products (oneDNN on request: detail::product_nt) with
               // the activation's elementwise work fused into one loop per layer and direction; else portable
   portable    // at::mm and ATen elementwise ops only (what CUDA tensors always use)
 };
