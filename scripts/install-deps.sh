@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  clang libomp-dev                # the sanitizer pass of scripts/test.sh builds with Clang
   libeigen3-dev xtensor-dev doctest-dev libcli11-dev nlohmann-json3-dev
   libtorch-dev libthrust-dev libbenchmark-dev
   libopenblas0-pthread            # LibTorch runs ~4x faster on OpenBLAS than on the reference BLAS

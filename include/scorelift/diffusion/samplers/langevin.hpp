@@ -40,8 +40,10 @@ inline void require_decreasing(const std::vector<double>& sigmas, const char* wh
   for (std::size_t i = 0; i < sigmas.size(); ++i) {
     scorelift::detail::require(sigmas[i] > 0.0 && std::isfinite(sigmas[i]), where, "argument 'sigmas' has sigmas[", i, "] = ", sigmas[i],
             " but each must be finite and > 0");
-    scorelift::detail::require(i == 0 || sigmas[i] < sigmas[i - 1], where, "argument 'sigmas' must be strictly decreasing but sigmas[", i,
-            "] = ", sigmas[i], " >= sigmas[", i - 1, "] = ", sigmas[i - 1]);
+    // Only from i = 1: require's message arguments are evaluated even when the check passes.
+    if (i > 0)
+      scorelift::detail::require(sigmas[i] < sigmas[i - 1], where, "argument 'sigmas' must be strictly decreasing but sigmas[",
+                                 i, "] = ", sigmas[i], " >= sigmas[", i - 1, "] = ", sigmas[i - 1]);
   }
 }
 }  // namespace detail
