@@ -152,9 +152,10 @@ std::pair<json, json> run_training(const bench::step_case& c, bench::step_engine
   // The probes hutchinson_divergence will draw: the same draws from a copy of the generator.
   auto copy = step.generator().clone();
   const auto noise = step.draw(x);
-  const auto evaluated = step.evaluate(x, noise);
-  const auto parameters = step.stack()->parameters();
-  const auto grads = torch::autograd::grad({evaluated.loss}, parameters);
+  step.zero_grad();
+  const auto evaluated = step.backward(x, noise);  // the gradient a training step uses (each engine's own path)
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : step.stack()->parameters()) grads.push_back(p.grad().clone());
 
   json input = {{"objective", bench::objective_name(c.objective)}, {"levels", c.levels},
                 {"hidden", options.hidden}, {"depth", options.depth}, {"sigma", options.sigma},

@@ -4,8 +4,8 @@
 // Adam. Two engines compute the same step:
 //   tangent   (default) Hutchinson divergences by forward mode through the MLPs, trained by their
 //             hand-written reverse pass (torch/mlp_tangent.hpp, torch/tangent_divergence.hpp; DSM uses
-//             the same reverse pass with no probes; on the CPU its float32 hidden-layer products run on
-//             oneDNN), and Adam over one flat buffer (torch/flat_adam.hpp);
+//             the same reverse pass with no probes and no autograd graph: torch/denoising_step.hpp),
+//             and Adam over one flat buffer (torch/flat_adam.hpp);
 //   autograd  divergences by create_graph double backward (torch/hutchinson.hpp), LibTorch's
 //             autograd for every gradient, torch::optim::Adam.
 // It is the C++ twin of `TrainingStep` in benchmarks/python_reference/reference.py; both are timed by
@@ -22,6 +22,7 @@
 // mlp.hpp first: it names scorelift::detail as `detail::`, which the other torch headers'
 // scorelift::torch_ext::detail would shadow if included before it.
 #include "scorelift/torch/mlp.hpp"
+#include "scorelift/torch/denoising_step.hpp"
 #include "scorelift/torch/flat_adam.hpp"
 #include "scorelift/torch/hutchinson.hpp"
 #include "scorelift/torch/mlp_tangent.hpp"
@@ -134,17 +135,37 @@ class training_step {
     return out;
   }
 
+  /// The objective on batch x with its gradient accumulated into the parameters' .grad (zero_grad
+  /// first). The tangent engine's DSM has no graph at all: the closed-form seed of J_DSM and the MLP's
+  /// hand-written reverse pass (torch/denoising_step.hpp); everything else is evaluate() + backward().
+  step_evaluation backward(const torch::Tensor& x, const torch::Tensor& noise) {
+    if (tangent() && options_.objective == objective_kind::dsm) {
+      step_evaluation out;
+      auto network = stack_->network(0);
+      out.loss = torch_ext::denoising_score_matching_backward(network, x + options_.sigma * noise, noise / (-options_.sigma));
+      return out;
+    }
+    auto evaluated = evaluate(x, noise);
+    evaluated.loss.backward();
+    return evaluated;
+  }
+
+  void zero_grad() {
+    if (tangent()) {
+      flat_optimizer_->zero_grad();
+    } else {
+      optimizer_->zero_grad();
+    }
+  }
+
   /// Forward, loss, backward, Adam step and the sign update (no host sync on the loss, like the
   /// Python twin).
   void operator()(const torch::Tensor& x) {
-    auto evaluated = evaluate(x, draw(x));
+    zero_grad();
+    const auto evaluated = backward(x, draw(x));
     if (tangent()) {
-      flat_optimizer_->zero_grad();
-      evaluated.loss.backward();
       flat_optimizer_->step();
     } else {
-      optimizer_->zero_grad();
-      evaluated.loss.backward();
       optimizer_->step();
     }
     if (!evaluated.residual_alignment.empty()) stack_->update_signs(evaluated.residual_alignment);

@@ -309,6 +309,34 @@ struct mlp_tangent_function : torch::autograd::Function<mlp_tangent_function> {
   }
 };
 
+/// The network's input [x, c] after the checks every entry point shares: x [B, D_in] on the parameters'
+/// dtype and device (named `x_name` in messages), c [B, C] or [B] exactly when condition_dim = C > 0.
+inline torch::Tensor network_input(MLP& network, const torch::Tensor& x, const torch::Tensor& c, const char* where,
+                                   const char* x_name = "x") {
+  using scorelift::detail::require;
+  using scorelift::detail::tensor_shape_string;
+  const auto& options = network->options();
+  require(x.defined() && x.dim() == 2 && x.size(0) >= 1 && x.size(1) == options.input_dim, where, "argument '",
+          x_name, "' has shape ", tensor_shape_string(x), " but [B, ", options.input_dim, "] was expected");
+  const auto first = network->parameters().front();  // by value: parameters() returns a temporary vector
+  require(x.scalar_type() == first.scalar_type() && x.device() == first.device(), where, "argument '", x_name,
+          "' (", scorelift::detail::tensor_description(x), ") must have the dtype and device of the network's parameters (",
+          scorelift::detail::tensor_description(first), ")");
+  const int64_t batch = x.size(0);
+  if (options.condition_dim == 0) {
+    require(!c.defined(), where, "argument 'c' has shape ", tensor_shape_string(c),
+            " but this network has no conditioning input (condition_dim = 0)");
+    return x.contiguous();
+  }
+  require(c.defined(), where, "this network has condition_dim = ", options.condition_dim, ": pass c of shape [B, ",
+          options.condition_dim, "]");
+  const auto condition = c.dim() == 1 ? c.unsqueeze(1) : c;
+  require(condition.dim() == 2 && condition.size(0) == batch && condition.size(1) == options.condition_dim, where,
+          "argument 'c' has shape ", tensor_shape_string(c), " but ", x_name, " has shape ", tensor_shape_string(x),
+          " and condition_dim = ", options.condition_dim);
+  return torch::cat({x, condition.to(x.dtype())}, 1);
+}
+
 }  // namespace detail
 
 /// f(x) and J_f(x) v_m for every probe, differentiable in the network's parameters (and in x and c)
@@ -320,13 +348,7 @@ inline mlp_tangents mlp_jvp(MLP& network, const torch::Tensor& x, const torch::T
   constexpr const char* where = "mlp_jvp";
   using scorelift::detail::require;
   using scorelift::detail::tensor_shape_string;
-  const auto& options = network->options();
-  require(x.defined() && x.dim() == 2 && x.size(0) >= 1 && x.size(1) == options.input_dim, where,
-          "argument 'x' has shape ", tensor_shape_string(x), " but [B, ", options.input_dim, "] was expected");
-  const auto params = network->parameters();
-  require(x.scalar_type() == params[0].scalar_type() && x.device() == params[0].device(), where, "argument 'x' (",
-          scorelift::detail::tensor_description(x), ") must have the dtype and device of the network's parameters (",
-          scorelift::detail::tensor_description(params[0]), ")");
+  const auto input = detail::network_input(network, x, c, where);
   const int64_t batch = x.size(0), dim = x.size(1);
   auto flat_probes = torch::empty({0, dim}, x.options());  // M = 0 (an empty tensor: autograd needs a defined one)
   int64_t probe_count = 0;
@@ -343,21 +365,9 @@ inline mlp_tangents mlp_jvp(MLP& network, const torch::Tensor& x, const torch::T
     probe_count = probes.dim() == 3 ? probes.size(0) : 1;
     flat_probes = probes.reshape({probe_count * batch, dim}).contiguous();
   }
-  torch::Tensor input = x;
-  if (options.condition_dim == 0) {
-    require(!c.defined(), where, "argument 'c' has shape ", tensor_shape_string(c),
-            " but this network has no conditioning input (condition_dim = 0)");
-  } else {
-    require(c.defined(), where, "this network has condition_dim = ", options.condition_dim, ": pass c of shape [B, ",
-            options.condition_dim, "]");
-    const auto condition = c.dim() == 1 ? c.unsqueeze(1) : c;
-    require(condition.dim() == 2 && condition.size(0) == batch && condition.size(1) == options.condition_dim, where,
-            "argument 'c' has shape ", tensor_shape_string(c), " but x has shape ", tensor_shape_string(x),
-            " and condition_dim = ", options.condition_dim);
-    input = torch::cat({x, condition.to(x.dtype())}, 1);
-  }
-  const auto outputs = detail::mlp_tangent_function::apply(input.contiguous(), flat_probes, at::TensorList(params),
-                                                           options.act, probe_count, how);
+  const auto params = network->parameters();
+  const auto outputs = detail::mlp_tangent_function::apply(input, flat_probes, at::TensorList(params), network->options().act,
+                                                           probe_count, how);
   return {outputs[0], outputs[1]};
 }
 
