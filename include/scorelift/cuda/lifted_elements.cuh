@@ -51,6 +51,20 @@ SCORELIFT_HOST_DEVICE void for_run(index_t begin, index_t end, index_t step, Vis
   }
 }
 
+#ifndef __CUDA_ARCH__
+/// 8 lanes of T as one GCC/Clang vector (spelled per type: the attribute cannot take a dependent type).
+template <class T>
+struct host_lanes;
+template <>
+struct host_lanes<float> {
+  using type = float __attribute__((vector_size(8 * sizeof(float))));
+};
+template <>
+struct host_lanes<double> {
+  using type = double __attribute__((vector_size(8 * sizeof(double))));
+};
+#endif
+
 /// The partial dots of one sample over some of its elements (pass 1's per-element work).
 template <class Scalar, int Levels>
 struct sample_partials {
@@ -91,36 +105,39 @@ struct sample_partials {
   }
 
 #ifndef __CUDA_ARCH__
-  /// The host's unit-stride loop: `lanes` interleaved partial sums per dot. A single running sum is a
-  /// chain of dependent adds (one per ~4 cycles, ~1.3 ns an element measured at D = 3072) that the
-  /// compiler may not reorder without -ffast-math; lanes make the adds independent, and it vectorises
-  /// them across the lane index. Adds whole groups of `lanes` elements from `begin` and returns where
-  /// the scalar tail starts. (GPU threads keep one sum each: lanes would cost registers there.)
+  /// The host's unit-stride loop, on explicit 8-wide double vectors (GCC/Clang vector extensions: one
+  /// AVX-512 register, two AVX or four SSE registers). One running sum per dot is a chain of dependent
+  /// adds (~1.3 ns an element measured at D = 3072) that the compiler may not reorder without
+  /// -ffast-math; eight lanes per dot make the adds independent. Left to the auto-vectoriser, the
+  /// same lanes came out right for L = 1 only: for L ≥ 2 GCC 12 gathered the floats one by one and
+  /// summed ‖t‖² in scalar code (the fused loss at L = 2, D = 3072 ran 3.7× its L = 1 time).
+  /// Adds whole groups of 8 elements from `begin` and returns where the scalar tail starts. (GPU
+  /// threads keep one sum each: lanes would cost registers there.)
   template <bool HasTarget>
   static index_t add_lanes(const Scalar* const (&f_row)[Levels], const Scalar* t_row, index_t begin, index_t end,
                            double (&p_run)[Levels], double (&g_run)[pairs], double& tt_run) {
-    // 16 lanes keep one level's 3 dots busy (2 AVX-512 registers each); beyond that the accumulators
-    // ((L + 1)(L + 2)/2 dots) would spill, so 8. Measured at B = 128, D = 3072 (benchmarks/RESULTS.md).
-    constexpr int lanes = Levels == 1 ? 16 : 8;
-    double p_lane[Levels][lanes] = {};
-    double g_lane[pairs][lanes] = {};
-    double tt_lane[lanes] = {};
+    constexpr int lanes = 8;
+    using wide = typename host_lanes<double>::type;
+    using narrow = typename host_lanes<Scalar>::type;
+    // Vectors pass by reference: returned by value they would change the ABI without AVX-512 (-Wpsabi).
+    const auto load = [](wide& to, const Scalar* from) {
+      narrow v;
+      __builtin_memcpy(&v, from, sizeof v);  // unaligned: rows start anywhere
+      to = __builtin_convertvector(v, wide);
+    };
+    wide p_lane[Levels] = {}, g_lane[pairs] = {}, tt_lane = {};
     index_t j = begin;
     for (; j + lanes <= end; j += lanes) {
-      // Each statement a loop over the lanes alone: what the vectoriser turns into packed operations.
-      double f[Levels][lanes];
-      for (int l = 0; l < Levels; ++l)
-        for (int v = 0; v < lanes; ++v) f[l][v] = static_cast<double>(f_row[l][j + v]);
+      wide f[Levels];
+      for (int l = 0; l < Levels; ++l) load(f[l], f_row[l] + j);
       if constexpr (HasTarget) {
-        double t[lanes];
-        for (int v = 0; v < lanes; ++v) t[v] = static_cast<double>(t_row[j + v]);
-        for (int v = 0; v < lanes; ++v) tt_lane[v] += t[v] * t[v];
-        for (int l = 0; l < Levels; ++l)
-          for (int v = 0; v < lanes; ++v) p_lane[l][v] += t[v] * f[l][v];
+        wide t;
+        load(t, t_row + j);
+        tt_lane += t * t;
+        for (int l = 0; l < Levels; ++l) p_lane[l] += t * f[l];
       }
       for (int l = 0; l < Levels; ++l)
-        for (int k = 0; k <= l; ++k)
-          for (int v = 0; v < lanes; ++v) g_lane[pair_index(l, k)][v] += f[l][v] * f[k][v];
+        for (int k = 0; k <= l; ++k) g_lane[pair_index(l, k)] += f[l] * f[k];
     }
     for (int v = 0; v < lanes; ++v) {
       for (int l = 0; l < Levels; ++l) p_run[l] += p_lane[l][v];
@@ -202,6 +219,9 @@ struct sample_gradient {
     }
     const Scalar* t_row = in.target != nullptr ? in.target + row : nullptr;
     Scalar* grad_t_row = out.target != nullptr ? out.target + row : nullptr;
+#ifndef __CUDA_ARCH__
+    if (step == 1) begin = write_lanes(f_row, grad_row, t_row, grad_t_row, begin, end);  // then the tail
+#endif
     for_run(begin, end, step, [&](index_t j) {
       Scalar rho = t_row != nullptr ? t_row[j] : Scalar(0);
       Scalar grad_t = target_factor * rho;
@@ -214,6 +234,34 @@ struct sample_gradient {
       if (grad_t_row != nullptr) grad_t_row[j] = grad_t;
     });
   }
+
+#ifndef __CUDA_ARCH__
+  /// write_run's loop on the host, 8 elements at a time in explicit vectors (see add_lanes): with
+  /// 2L + 2 row pointers the auto-vectoriser gives up on its alias checks, and the scalar loop was
+  /// most of the fused loss's time at L = 3. Same operations per element, in the same order.
+  /// Returns where the scalar tail starts.
+  index_t write_lanes(const Scalar* const (&f_row)[Levels], Scalar* const (&grad_row)[Levels], const Scalar* t_row,
+                      Scalar* grad_t_row, index_t begin, index_t end) const {
+    constexpr int lanes = 8;
+    using lane = typename host_lanes<Scalar>::type;
+    index_t j = begin;
+    for (; j + lanes <= end; j += lanes) {
+      lane rho = {};
+      if (t_row != nullptr) __builtin_memcpy(&rho, t_row + j, sizeof rho);
+      lane grad_t = target_factor * rho;
+      for (int l = 0; l < Levels; ++l) {
+        lane f;
+        __builtin_memcpy(&f, f_row[l] + j, sizeof f);
+        const lane grad = alpha[l] * rho + beta[l] * f;
+        __builtin_memcpy(grad_row[l] + j, &grad, sizeof grad);
+        grad_t += alpha[l] * f;
+        rho -= kappa[l] * f;  // ρ_{l+1} = ρ_l − κ_l f_l
+      }
+      if (grad_t_row != nullptr) __builtin_memcpy(grad_t_row + j, &grad_t, sizeof grad_t);
+    }
+    return j;
+  }
+#endif
 };
 
 /// Pass 1 for work item (b, c) ↦ its sums (a Thrust functor; the other drivers call it too).
