@@ -91,3 +91,19 @@ TEST_CASE_TEMPLATE("curl-free norm_bound bounds the ND x ND Gram matrix's larges
   CHECK(eigenvalues.minCoeff() > -1e-10);  // positive semidefinite
   CHECK(blk.norm_bound() >= eigenvalues.maxCoeff() * (1 - 1e-12));
 }
+
+TEST_CASE_TEMPLATE("curl-free normal_matrix equals (K_XY P)^T (K_XY P) from the dense ND x MD block", K,
+                   curl_free_gaussian<double>, curl_free_imq<double>) {
+  const K kernel = make<K>(1.1);
+  // N = 300 spans two of normal_matrix's chunks of 256 samples; P is not square (r < MD).
+  for (const index_t n : {60, 300}) {
+    const rmat<> x = test::standard_normal(n, 3, 37), y = test::standard_normal(12, 3, 38);
+    const rmat<> p = test::standard_normal(36, 30, 39);
+    const auto blk = kernel.make_block(x, y);
+    const rmat<> phi = blk.dense() * p;
+    const rmat<> expected = phi.transpose() * phi;
+    const rmat<> got = blk.normal_matrix(p);
+    CHECK((got - expected).norm() < 1e-13 * expected.norm());
+    CHECK((got - got.transpose()).norm() == 0.0);
+  }
+}

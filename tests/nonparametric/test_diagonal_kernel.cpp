@@ -43,3 +43,16 @@ TEST_CASE_TEMPLATE("diagonal kernel norm_bound bounds the Gram matrix's largest 
   CHECK(blk.norm_bound() >= largest * (1 - 1e-12));
   CHECK(blk.norm_bound() <= 40.0);  // ψ ≤ 1 entrywise
 }
+
+TEST_CASE_TEMPLATE("diagonal normal_matrix equals (k P)^T (k P)", K, diagonal_gaussian<double>, diagonal_imq<double>) {
+  K kernel;
+  kernel.profile.sigma = 0.9;
+  const rmat<> x = test::standard_normal(60, 3, 25), y = test::standard_normal(12, 3, 26);
+  const rmat<> p = test::standard_normal(12, 10, 27);
+  const auto blk = kernel.make_block(x, y);
+  const rmat<> phi = blk.dense().matrix() * p;
+  const rmat<> expected = phi.transpose() * phi;
+  const rmat<> got = blk.normal_matrix(p);
+  CHECK((got - expected).norm() < 1e-13 * expected.norm());
+  CHECK((got - got.transpose()).norm() == 0.0);
+}

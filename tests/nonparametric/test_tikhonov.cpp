@@ -6,6 +6,8 @@
 // energy's gradient is the score, and float agrees with double.
 #include <doctest/doctest.h>
 
+#include <Eigen/Eigenvalues>
+
 #include "np_test_support.hpp"
 #include "scorelift/nonparametric/tikhonov.hpp"
 
@@ -41,6 +43,32 @@ Kernel fixed(double sigma) {
   Kernel kernel;
   kernel.profile.sigma = sigma;
   return kernel;
+}
+
+/// The Nyström weights by the dense construction (the estimator's algorithm before normal_matrix and
+/// centres_basis): K_ZZ = V μ Vᵀ, P = V_r μ_r^(−1/2) over μ > n·ε·μ_max, Φ = K_XZ P with the explicit
+/// K_XZ (ND×MD, or N×M shared by the coordinates), θ = (ΦᵀΦ + NλI)⁻¹ N Pᵀ ζ̂(Z), weights P θ.
+template <class Kernel>
+rmat<> dense_nystrom_weights(const Kernel& kernel, const rmat<>& x, const rmat<>& z, double lambda) {
+  const double n = static_cast<double>(x.rows());
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(kernel.make_block(z, z).dense().matrix());
+  const Eigen::VectorXd& mu = eigen.eigenvalues();
+  const auto size = mu.size();
+  const index_t rank = (mu.array() > static_cast<double>(size) * 2.220446049250313e-16 * mu(size - 1)).count();
+  const Eigen::MatrixXd p = eigen.eigenvectors().rightCols(rank) * mu.tail(rank).cwiseSqrt().cwiseInverse().asDiagonal();
+  const Eigen::MatrixXd phi = kernel.make_block(x, z).dense().matrix() * p;
+  Eigen::MatrixXd gram = phi.transpose() * phi;
+  gram.diagonal().array() += n * lambda;
+  const rmat<> zeta_z = nonparametric::detail::stein_target(kernel.make_block(z, x), x.rows());
+  const index_t cols = Kernel::is_curl_free ? 1 : zeta_z.cols();
+  const Eigen::MatrixXd zeta = Eigen::Map<const rmat<>>(zeta_z.data(), zeta_z.size() / cols, cols);
+  const Eigen::MatrixXd a = p * gram.llt().solve(n * p.transpose() * zeta);
+  rmat<> weights(z.rows(), z.cols());
+  if (Kernel::is_curl_free)
+    weights = Eigen::Map<const rmat<>>(a.data(), z.rows(), z.cols());
+  else
+    weights = a;
+  return weights;
 }
 
 }  // namespace
@@ -117,4 +145,47 @@ TEST_CASE("tikhonov in float agrees with double") {
   const rmat<float> xf = x.cast<float>(), qf = q.cast<float>();
   CHECK(test::relative_error(f.fit(xf).score(qf).cast<double>(), d.fit(x).score(q)) < 1e-4);
   CHECK(test::relative_error(cf_f.fit(xf).score(qf).cast<double>(), cf_d.fit(x).score(q)) < 1e-4);
+}
+
+TEST_CASE_TEMPLATE("tikhonov with Nystrom centres equals its dense construction (full-rank and singular K_ZZ)", K,
+                   diagonal_gaussian<double>, curl_free_gaussian<double>, curl_free_imq<double>) {
+  const K kernel = fixed<K>(1.1);
+  const double lambda = 0.01;
+  SUBCASE("distinct samples: every eigenvalue of K_ZZ kept, P = L^-T") {
+    const rmat<> x = test::standard_normal(60, 3, 50);
+    tikhonov_estimator<K> estimator(kernel, {.lambda = lambda, .nystrom_centres = 12, .seed = 3});
+    const auto& fitted = estimator.fit(x).expansion();
+    const rmat<> expected = dense_nystrom_weights(kernel, x, fitted.centres(), lambda);
+    CHECK(test::relative_error(fitted.weights(), expected) < 1e-10);
+  }
+  SUBCASE("every sample twice: coinciding centres make K_ZZ singular, the eigendecomposition drops its null space") {
+    const rmat<> distinct = test::standard_normal(30, 3, 51);
+    rmat<> x(60, 3);
+    x << distinct, distinct;
+    tikhonov_estimator<K> estimator(kernel, {.lambda = lambda, .nystrom_centres = 20, .seed = 4});
+    const auto& fitted = estimator.fit(x).expansion();
+    const rmat<>& z = fitted.centres();
+    bool coincide = false;  // 20 of 30 pairs drawn: some pair is drawn twice
+    for (index_t j = 0; j < z.rows(); ++j)
+      for (index_t k = 0; k < j; ++k) coincide = coincide || z.row(j) == z.row(k);
+    REQUIRE(coincide);
+    const rmat<> expected = dense_nystrom_weights(kernel, x, z, lambda);
+    CHECK(test::relative_error(fitted.weights(), expected) < 1e-10);
+  }
+}
+
+TEST_CASE("centres_basis: P^T K P = I, by Cholesky for a nonsingular K and by eigenvectors for a singular one") {
+  const rmat<> f = test::standard_normal(40, 40, 52);
+  const Eigen::MatrixXd nonsingular = f.transpose() * f + 1e-3 * Eigen::MatrixXd::Identity(40, 40);
+  const Eigen::MatrixXd singular = f.topRows(10).transpose() * f.topRows(10);  // rank 10
+  for (const Eigen::MatrixXd& k : {nonsingular, singular}) {
+    const double bound = k.cwiseAbs().rowwise().sum().maxCoeff();  // ≥ ‖K‖₂
+    const rmat<> p = nonparametric::detail::centres_basis<double>(k, bound, "test");
+    CHECK((p.transpose() * k * p - Eigen::MatrixXd::Identity(p.cols(), p.cols())).norm() < 1e-8);
+    CHECK((k * p * p.transpose() * k - k).norm() < 1e-10 * k.norm());  // P spans K's range
+  }
+  const rmat<> full = nonparametric::detail::centres_basis<double>(nonsingular, nonsingular.cwiseAbs().rowwise().sum().maxCoeff(), "test");
+  CHECK(full.cols() == 40);
+  CHECK(full.triangularView<Eigen::StrictlyLower>().toDenseMatrix().norm() == 0.0);  // P = L⁻ᵀ, upper triangular
+  CHECK(nonparametric::detail::centres_basis<double>(singular, singular.cwiseAbs().rowwise().sum().maxCoeff(), "test").cols() == 10);
 }

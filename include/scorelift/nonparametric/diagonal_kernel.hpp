@@ -4,6 +4,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <utility>
 
 #include "scorelift/nonparametric/pairwise.hpp"
@@ -67,6 +68,23 @@ struct diagonal_kernel {
     /// The Gram matrix moved out of a block that is no longer needed: a dense solver factors it in
     /// place instead of copying N² entries (at N = 2000, 32 MB of fresh memory).
     array_type dense() && { return std::move(k_); }
+
+    /// Pᵀ kᵀk P = ΦᵀΦ, Φ = k P, for a basis P (M×r) of coefficients on Y shared by the D coordinates: the
+    /// matrix of the Nyström normal equations (tikhonov.hpp). Φ is only N×r, so it is formed, in chunks
+    /// of rows (a cache-sized buffer instead of fresh pages for all of Φ).
+    matrix_type normal_matrix(const view_type& p) const {
+      constexpr index_t chunk = 256;
+      const index_t n = k_.rows();
+      matrix_type phi(std::min(chunk, n), p.cols());
+      matrix_type out = matrix_type::Zero(p.cols(), p.cols());
+      for (index_t begin = 0; begin < n; begin += chunk) {
+        const index_t rows = std::min(chunk, n - begin);
+        phi.topRows(rows).noalias() = k_.middleRows(begin, rows).matrix() * p;
+        out.template selfadjointView<Eigen::Lower>().rankUpdate(phi.topRows(rows).transpose());
+      }
+      out.template triangularView<Eigen::StrictlyUpper>() = out.transpose();
+      return out;
+    }
 
     /// Gershgorin bound on ‖K‖₂ (X = Y): max row sum of |kᵢⱼ| (the row sums taken as k was made).
     scalar_type norm_bound() const { return row_bounds_.maxCoeff(); }
