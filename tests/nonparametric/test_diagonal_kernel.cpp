@@ -56,3 +56,17 @@ TEST_CASE_TEMPLATE("diagonal normal_matrix equals (k P)^T (k P)", K, diagonal_ga
   CHECK((got - expected).norm() < 1e-13 * expected.norm());
   CHECK((got - got.transpose()).norm() == 0.0);
 }
+
+TEST_CASE_TEMPLATE("diagonal divergence_sum equals the explicit sum of -2 psi'(s)(x - y) to rounding", K,
+                   diagonal_gaussian<double>, diagonal_imq<double>) {
+  // The Gaussian's sum is taken from k alone (its ratio ψ'/ψ is a constant), the IMQ's from remade S.
+  K kernel;
+  kernel.profile.sigma = 1.3;
+  const rmat<> x = test::standard_normal(70, 4, 28), y = test::standard_normal(50, 4, 29);
+  rmat<> expected = rmat<>::Zero(70, 4);
+  for (index_t i = 0; i < 70; ++i)
+    for (index_t j = 0; j < 50; ++j)
+      expected.row(i) += -2 * kernel.profile.template derivative<1>((x.row(i) - y.row(j)).squaredNorm()) *
+                         (x.row(i) - y.row(j));
+  CHECK((kernel.make_block(x, y).divergence_sum() - expected).norm() < 1e-13 * expected.norm());
+}

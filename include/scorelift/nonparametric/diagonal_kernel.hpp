@@ -50,7 +50,15 @@ struct diagonal_kernel {
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇_y k(xᵢ, yⱼ) = Σⱼ −2ψ'(sᵢⱼ)(xᵢ − yⱼ).
     /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass; the tile
     /// of S is made again (the same GEMM as at construction) instead of an N×M S kept in memory.
+    /// A constant ρ₀ (Gaussian) needs no S: row i is −2ρ₀ [(k1)ᵢ xᵢ − (kY)ᵢ], one product with k, where
+    /// (k1)ᵢ is row_bounds_ᵢ (ψ > 0, so Σⱼ|kᵢⱼ| = Σⱼ kᵢⱼ).
     matrix_type divergence_sum() const {
+      if constexpr (Profile::has_constant_ratio) {
+        matrix_type out = row_bounds_.asDiagonal() * x_;
+        detail::thin_product<scalar_type>(k_.matrix(), y_, out, scalar_type(-1), false);
+        out *= scalar_type(-2) * profile_.template constant_ratio<0>();
+        return out;
+      }
       const column_vector<scalar_type> x_norms = x_.rowwise().squaredNorm();
       const column_vector<scalar_type> y_norms = y_.rowwise().squaredNorm();
       array_type workspace;

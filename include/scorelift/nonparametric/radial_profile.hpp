@@ -36,7 +36,13 @@ struct gaussian_profile {
   /// one by this ratio instead of another transcendental pass over the N×M pairs.
   template <int Order, class Derived>
   auto ratio(const Eigen::ArrayBase<Derived>& s) const {
-    return Derived::Constant(s.rows(), s.cols(), Scalar(-1) / (Scalar(2) * sigma * sigma));
+    return Derived::Constant(s.rows(), s.cols(), constant_ratio<Order>());
+  }
+  /// The ratio does not depend on s, so a kernel that needs only ψ⁽ᵏ⁺¹⁾ = ρ ψ⁽ᵏ⁾ need not remake s.
+  static constexpr bool has_constant_ratio = true;
+  template <int Order>
+  Scalar constant_ratio() const {
+    return Scalar(-1) / (Scalar(2) * sigma * sigma);
   }
 
  private:
@@ -76,6 +82,7 @@ struct imq_profile {
   auto ratio(const Eigen::ArrayBase<Derived>& s) const {
     return (-power - Scalar(Order)) / (s.derived() + sigma * sigma);
   }
+  static constexpr bool has_constant_ratio = false;
 
  private:
   template <int Order>
@@ -88,7 +95,7 @@ struct imq_profile {
 };
 
 /// What a kernel needs from its profile: ψ and its first three derivatives, scalar and elementwise,
-/// and the elementwise ratio ψ⁽ᵏ⁺¹⁾/ψ⁽ᵏ⁾.
+/// and the elementwise ratio ψ⁽ᵏ⁺¹⁾/ψ⁽ᵏ⁾ (with whether it is a constant).
 template <class P>
 concept radial_profile = requires(const P& p, typename P::scalar_type s,
                                   const Eigen::Array<typename P::scalar_type, Eigen::Dynamic, Eigen::Dynamic>& a) {
@@ -97,6 +104,7 @@ concept radial_profile = requires(const P& p, typename P::scalar_type s,
   { p.template derivative<3>(s) } -> std::convertible_to<typename P::scalar_type>;
   { p.template derivative<1>(a) };
   { p.template ratio<2>(a) };
+  { P::has_constant_ratio } -> std::convertible_to<bool>;
   { p.sigma } -> std::convertible_to<typename P::scalar_type>;
 };
 

@@ -50,6 +50,32 @@ bool blocked_cholesky(Eigen::Ref<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dy
   return true;
 }
 
+/// Y ← (L Lᵀ)⁻¹ Y for a lower factor L (column-major n×n) and a row-major Y (n×d), in blocks β of rows:
+///   forward   Yᵦ ← L_ββ⁻¹ (Yᵦ − L_β,<β Y_<β),   backward   Yᵦ ← L_ββ⁻ᵀ (Yᵦ − L_>β,βᵀ Y_>β).
+/// The off-diagonal products, all but w/n of the work, read L in place from the row-major view of its
+/// storage (Lᵀ) by thin_product; only the w×w diagonal blocks go through Eigen's triangular solve, which
+/// packs the blocks of L on every call (float, n = 2000, d = 16: 4.6 ms for Eigen's two solves).
+template <class Scalar>
+void cholesky_solve_in_place(const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& l, row_major<Scalar>& y,
+                             index_t block = 128) {
+  const index_t n = l.rows();
+  const Eigen::Map<const row_major<Scalar>> lt(l.data(), n, n);  // lt(j, i) = L(i, j)
+  for (index_t s = 0; s < n; s += block) {
+    const index_t w = std::min(block, n - s);
+    auto part = y.middleRows(s, w);
+    // L[s..s+w, 0..s) = (Lᵀ[0..s, s..s+w))ᵀ
+    if (s > 0) thin_product_transposed<Scalar>(lt.block(0, s, s, w), y.topRows(s), part, Scalar(-1), false);
+    l.block(s, s, w, w).template triangularView<Eigen::Lower>().solveInPlace(part);
+  }
+  for (index_t s = (n - 1) / block * block; s >= 0; s -= block) {
+    const index_t w = std::min(block, n - s), end = s + w;
+    auto part = y.middleRows(s, w);
+    // L[end..n, s..end)ᵀ = Lᵀ[s..end, end..n)
+    if (end < n) thin_product<Scalar>(lt.block(s, end, w, n - end), y.bottomRows(n - end), part, Scalar(-1), false);
+    l.block(s, s, w, w).transpose().template triangularView<Eigen::Upper>().solveInPlace(part);
+  }
+}
+
 /// X with A X = B (A n×n symmetric positive definite, contiguous, either storage order, read only;
 /// B n×d row-major) to double rounding level, or nullopt when the single-precision route cannot deliver it.
 template <class Dense>
@@ -75,8 +101,7 @@ std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const ro
     return std::nullopt;
   const auto solve = [&](const row_major<double>& r) -> row_major<double> {  // (L Lᵀ)⁻¹ R in float
     float_rhs y = r.template cast<float>();
-    factor.template triangularView<Eigen::Lower>().solveInPlace(y);
-    factor.transpose().template triangularView<Eigen::Upper>().solveInPlace(y);
+    cholesky_solve_in_place<float>(factor, y);
     return y.template cast<double>();
   };
 

@@ -29,8 +29,9 @@ template <class Scalar>
 using row_ref = Eigen::Ref<row_major<Scalar>, 0, Eigen::OuterStride<>>;
 
 /// One register tile: R rows of C, columns [c, c + Width) — `sign` is +1 (add) or −1 (subtract); with
-/// `overwrite` the old C is ignored.
-template <int R, int Width, class Scalar>
+/// `overwrite` the old C is ignored. A's entry (r, j) is a[r·lda + j], or a[j·lda + r] when `Transposed`
+/// (A given as the row-major storage of Aᵀ: its R entries of step j are then adjacent).
+template <int R, int Width, bool Transposed, class Scalar>
 void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w, index_t ldw, Scalar* c, index_t ldc,
                        Scalar sign, bool overwrite) {
   using segment = Eigen::Array<Scalar, Width, 1>;
@@ -38,7 +39,7 @@ void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w,
   for (int r = 0; r < R; ++r) acc[r].setZero();
   for (index_t j = 0; j < m; ++j) {
     const segment wj = Eigen::Map<const segment>(w + j * ldw);
-    for (int r = 0; r < R; ++r) acc[r] += a[r * lda + j] * wj;
+    for (int r = 0; r < R; ++r) acc[r] += a[Transposed ? j * lda + r : r * lda + j] * wj;
   }
   for (int r = 0; r < R; ++r) {
     Eigen::Map<segment> out(c + r * ldc);
@@ -52,34 +53,50 @@ void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w,
 /// Columns [c, c + Width) of rows [0, n): tiles of 8 rows (at Width = 16 with AVX-512, 16 accumulator
 /// registers; measured 2.5 ms for K W at N = 2000, D = 16 against 4.4 ms with 2 rows, 3.4 ms with 4 and
 /// 5.6 ms for Eigen's GEMM), then single rows.
-template <int Width, class Scalar>
+template <int Width, bool Transposed, class Scalar>
 void thin_product_columns(const Scalar* a, index_t lda, index_t n, index_t m, const Scalar* w, index_t ldw, Scalar* c,
                           index_t ldc, Scalar sign, bool overwrite) {
   constexpr int rows = 8;
+  const index_t row_step = Transposed ? 1 : lda;  // from one row of A to the next
   index_t i = 0;
   for (; i + rows <= n; i += rows)
-    thin_product_tile<rows, Width>(a + i * lda, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
-  for (; i < n; ++i) thin_product_tile<1, Width>(a + i * lda, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
+    thin_product_tile<rows, Width, Transposed>(a + i * row_step, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
+  for (; i < n; ++i)
+    thin_product_tile<1, Width, Transposed>(a + i * row_step, lda, m, w, ldw, c + i * ldc, ldc, sign, overwrite);
+}
+
+/// C (+)= sign·A W for the n×m A stored at `a` as described in thin_product_tile.
+template <bool Transposed, class Scalar>
+void thin_product_any(const Scalar* a, index_t lda, index_t n, index_t m, const const_row_ref<Scalar>& w,
+                      row_ref<Scalar> c, Scalar sign, bool overwrite) {
+  const index_t d = w.cols(), ldw = w.outerStride(), ldc = c.outerStride();
+  // Column chunks of 16, 8, 4 and 1: at d = 16 one pass over A; each chunk re-reads A's rows from cache
+  // only when the 8-row tile (8m entries) fits there, which it does for m up to tens of thousands.
+  index_t col = 0;
+  for (; col + 16 <= d; col += 16)
+    thin_product_columns<16, Transposed>(a, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col + 8 <= d; col += 8)
+    thin_product_columns<8, Transposed>(a, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col + 4 <= d; col += 4)
+    thin_product_columns<4, Transposed>(a, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  for (; col < d; ++col)
+    thin_product_columns<1, Transposed>(a, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
 }
 
 /// C = sign·A W (overwrite) or C += sign·A W, for row-major A (n×m), W (m×d), C (n×d).
 template <class Scalar>
 void thin_product(const const_row_ref<Scalar>& a, const const_row_ref<Scalar>& w, row_ref<Scalar> c, Scalar sign,
                   bool overwrite) {
-  const index_t n = a.rows(), m = a.cols(), d = w.cols();
-  const Scalar* pa = a.data();
-  const index_t lda = a.outerStride(), ldw = w.outerStride(), ldc = c.outerStride();
-  // Column chunks of 16, 8, 4 and 1: at d = 16 one pass over A; each chunk re-reads A's rows from cache
-  // only when the 8-row tile (8m entries) fits there, which it does for m up to tens of thousands.
-  index_t col = 0;
-  for (; col + 16 <= d; col += 16)
-    thin_product_columns<16>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
-  for (; col + 8 <= d; col += 8)
-    thin_product_columns<8>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
-  for (; col + 4 <= d; col += 4)
-    thin_product_columns<4>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
-  for (; col < d; ++col)
-    thin_product_columns<1>(pa, lda, n, m, w.data() + col, ldw, c.data() + col, ldc, sign, overwrite);
+  thin_product_any<false>(a.data(), a.outerStride(), a.rows(), a.cols(), w, c, sign, overwrite);
+}
+
+/// C = sign·Bᵀ W or C += sign·Bᵀ W for row-major B (m×n), read in place (Bᵀ is a column-major n×m A):
+/// the product with a block of a column-major matrix, such as a Cholesky factor L's rows L[i.., 0..j)
+/// from the row-major view of its storage, Lᵀ.
+template <class Scalar>
+void thin_product_transposed(const const_row_ref<Scalar>& b, const const_row_ref<Scalar>& w, row_ref<Scalar> c,
+                             Scalar sign, bool overwrite) {
+  thin_product_any<true>(b.data(), b.outerStride(), b.cols(), b.rows(), w, c, sign, overwrite);
 }
 
 /// A W as a new n×d matrix.
