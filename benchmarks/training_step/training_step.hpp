@@ -17,6 +17,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 // mlp.hpp first: it names scorelift::detail as `detail::`, which the other torch headers'
@@ -109,9 +110,8 @@ class training_step {
     step_evaluation out;
     torch_ext::objective_inputs in;
     if (options_.objective == objective_kind::dsm) {
-      // x̃ = x + σε, Tweedie target t = s(x̃ | x) = −ε/σ.
-      in.target = noise / (-options_.sigma);
-      const auto noisy = x + options_.sigma * noise;
+      const auto [noisy, target] = denoising_pair(x, noise);
+      in.target = target;
       auto network = stack_->network(0);  // DSM trains one level
       const auto modes = tangent() ? torch_ext::mlp_jvp(network, noisy, {}).outputs.unsqueeze(0) : stack_(noisy);
       out.loss = torch_ext::residual_score_matching_loss(modes, in).loss;
@@ -142,7 +142,8 @@ class training_step {
     if (tangent() && options_.objective == objective_kind::dsm) {
       step_evaluation out;
       auto network = stack_->network(0);
-      out.loss = torch_ext::denoising_score_matching_backward(network, x + options_.sigma * noise, noise / (-options_.sigma));
+      const auto [noisy, target] = denoising_pair(x, noise);
+      out.loss = torch_ext::denoising_score_matching_backward(network, noisy, target);
       return out;
     }
     auto evaluated = evaluate(x, noise);
@@ -177,6 +178,11 @@ class training_step {
 
  private:
   bool tangent() const { return options_.engine == step_engine::tangent; }
+
+  /// DSM's noisy input x̃ = x + σε and its Tweedie target t = s(x̃ | x) = −ε/σ.
+  std::pair<torch::Tensor, torch::Tensor> denoising_pair(const torch::Tensor& x, const torch::Tensor& noise) const {
+    return {x + options_.sigma * noise, noise / (-options_.sigma)};
+  }
 
   static torch_ext::residual_stack_options stack_options(const step_options& options) {
     torch_ext::residual_stack_options out;
