@@ -3,9 +3,9 @@
 // (torch/residual_stack.hpp), the objectives as autograd Functions (torch/objective_functions.hpp), and
 // Adam. Two engines compute the same step:
 //   tangent   (default) Hutchinson divergences by forward mode through the MLPs, trained by their
-//             hand-written reverse pass (torch/mlp_tangent.hpp, torch/tangent_divergence.hpp; DSM uses
-//             the same reverse pass with no probes and no autograd graph: torch/denoising_step.hpp),
-//             and Adam over one flat buffer (torch/flat_adam.hpp);
+//             hand-written reverse pass seeded with the objective's closed-form gradients, no autograd
+//             graph (torch/tangent_objectives.hpp; DSM: torch/denoising_step.hpp), and Adam over one
+//             flat buffer (torch/flat_adam.hpp);
 //   autograd  divergences by create_graph double backward (torch/hutchinson.hpp), LibTorch's
 //             autograd for every gradient, torch::optim::Adam.
 // It is the C++ twin of `TrainingStep` in benchmarks/python_reference/reference.py; both are timed by
@@ -30,6 +30,7 @@
 #include "scorelift/torch/objective_functions.hpp"
 #include "scorelift/torch/residual_stack.hpp"
 #include "scorelift/torch/tangent_divergence.hpp"
+#include "scorelift/torch/tangent_objectives.hpp"
 
 namespace scorelift::benchmarks {
 
@@ -118,8 +119,7 @@ class training_step {
       return out;
     }
     // All L levels' modes and divergences: forward mode, or one forward and one double-backward pass.
-    torch_ext::hutchinson_options probes;
-    probes.probes = options_.probes;
+    const auto probes = probe_options();
     const auto sliced = tangent() ? torch_ext::tangent_hutchinson_divergence(stack_, x, probes, generator_)
                                   : torch_ext::hutchinson_divergence(stack_, x, probes, generator_, options_.levels);
     out.divergence = sliced.divergence;
@@ -136,19 +136,38 @@ class training_step {
   }
 
   /// The objective on batch x with its gradient accumulated into the parameters' .grad (zero_grad
-  /// first). The tangent engine's DSM has no graph at all: the closed-form seed of J_DSM and the MLP's
-  /// hand-written reverse pass (torch/denoising_step.hpp); everything else is evaluate() + backward().
+  /// first). The tangent engine records no autograd graph: closed-form seeds for the MLPs' hand-written
+  /// reverse passes (torch/denoising_step.hpp, torch/tangent_objectives.hpp); the autograd engine is
+  /// evaluate() + backward().
   step_evaluation backward(const torch::Tensor& x, const torch::Tensor& noise) {
-    if (tangent() && options_.objective == objective_kind::dsm) {
-      step_evaluation out;
-      auto network = stack_->network(0);
-      const auto [noisy, target] = denoising_pair(x, noise);
-      out.loss = torch_ext::denoising_score_matching_backward(network, noisy, target);
-      return out;
+    if (!tangent()) {
+      auto evaluated = evaluate(x, noise);
+      evaluated.loss.backward();
+      return evaluated;
     }
-    auto evaluated = evaluate(x, noise);
-    evaluated.loss.backward();
-    return evaluated;
+    step_evaluation out;
+    switch (options_.objective) {
+      case objective_kind::dsm: {
+        auto network = stack_->network(0);
+        const auto [noisy, target] = denoising_pair(x, noise);
+        out.loss = torch_ext::denoising_score_matching_backward(network, noisy, target);
+        break;
+      }
+      case objective_kind::ssm: {
+        auto sliced = torch_ext::sliced_score_matching_backward(stack_, x, probe_options(), generator_);
+        out.loss = sliced.loss;
+        out.divergence = sliced.terms.divergence;
+        break;
+      }
+      case objective_kind::lifted: {
+        auto lifted = torch_ext::lifted_residual_backward(stack_, x, probe_options(), generator_);
+        out.loss = lifted.loss;
+        out.divergence = lifted.terms.divergence;
+        out.residual_alignment = std::move(lifted.residual_alignment);
+        break;
+      }
+    }
+    return out;
   }
 
   void zero_grad() {
@@ -178,6 +197,12 @@ class training_step {
 
  private:
   bool tangent() const { return options_.engine == step_engine::tangent; }
+
+  torch_ext::hutchinson_options probe_options() const {
+    torch_ext::hutchinson_options probes;
+    probes.probes = options_.probes;
+    return probes;
+  }
 
   /// DSM's noisy input x̃ = x + σε and its Tweedie target t = s(x̃ | x) = −ε/σ.
   std::pair<torch::Tensor, torch::Tensor> denoising_pair(const torch::Tensor& x, const torch::Tensor& noise) const {

@@ -4,8 +4,8 @@
 //     J_DSM = ½ (1/B) Σ_b w_b ‖f(x̃_b) − t_b‖²,      t_b = s(x̃_b | x_b) (for x̃ = x + σε: −ε/σ),
 //     ∂J/∂f(x̃_b) = (w_b / B) (f(x̃_b) − t_b),
 //
-// so the loss needs no graph: one forward pass of the MLP that keeps its tape (torch/mlp_tangent.hpp with
-// no probes), the closed-form seed above, and the MLP's hand-written reverse pass. That is what
+// so the loss needs no graph: one forward pass of the MLP that keeps its tape (torch/mlp_tangent_pass.hpp
+// with no probes), the closed-form seed above, and the MLP's hand-written reverse pass. That is what
 // `mlp_jvp` + an autograd loss + backward() compute (the tests check it against autograd), minus the
 // graph: at batch 128 on a small MLP, building and walking the graph is a large part of a DSM step.
 #pragma once
@@ -15,6 +15,7 @@
 #include "scorelift/errors.hpp"
 #include "scorelift/torch/mlp.hpp"
 #include "scorelift/torch/mlp_tangent.hpp"
+#include "scorelift/torch/mlp_tangent_pass.hpp"
 
 namespace scorelift::torch_ext {
 
@@ -41,28 +42,14 @@ inline torch::Tensor denoising_score_matching_backward(MLP& network, const torch
           where, "argument 'weights' (", tensor_description(weights), ") must be [", batch,
           "] with the dtype and device of 'noisy'");
 
-  torch::NoGradGuard no_graph;  // the parameters require grad; nothing here may record a graph
-  const auto params = network->parameters();
-  const auto no_probes = torch::empty({0, noisy.size(1)}, noisy.options());
-  detail::tangent_tape tape;
-  const auto f = detail::tangent_forward(params, options.act, input, no_probes, 0, tape, how).outputs;
-
+  const detail::mlp_tangent_pass pass(network, input, torch::empty({0, noisy.size(1)}, noisy.options()), 0, how);
   // seed = (w/B)(f − t), J = ½ ⟨seed, f − t⟩.
-  const auto residual = f - target;
+  torch::NoGradGuard no_graph;
+  const auto residual = pass.result().outputs - target;
   auto seed = weights.defined() ? residual * (weights / static_cast<double>(batch)).unsqueeze(1)
                                 : residual / static_cast<double>(batch);
   const auto loss = 0.5 * (seed * residual).sum();
-
-  const auto grads = detail::tangent_backward(params, options.act, input, no_probes, 0, tape, seed, {},
-                                              /*input_grad=*/false, how);
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    auto& grad = params[i].mutable_grad();
-    if (grad.defined()) {
-      grad.add_(grads[i + 1]);
-    } else {
-      grad = grads[i + 1].clone();  // it may be a pooled buffer (torch/buffer_pool.hpp) that the next call reuses
-    }
-  }
+  pass.backward(seed, {});
   return loss;
 }
 

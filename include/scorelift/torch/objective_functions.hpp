@@ -193,6 +193,29 @@ inline torch::Tensor scaled_gradient(const torch::Tensor& grad_output, const tor
   return at::mul_out(out, saved, grad_output);
 }
 
+/// One evaluation of an objective on detached tensors: its value, per-level statistics and the closed-form
+/// gradients with respect to the modes [L, B, D] and the source (target [B, D] or divergence [L, B]).
+/// The autograd Function below saves the gradients for its backward; the graph-free training steps
+/// (torch/tangent_objectives.hpp) seed the networks' reverse passes with them.
+struct evaluated_objective {
+  double value = 0;
+  torch::Tensor grad_modes, grad_source;
+  std::vector<double> level_values, residual_alignment;
+};
+
+template <class Objective>
+evaluated_objective evaluate_objective(const Objective& objective, const torch::Tensor& modes,
+                                       const prepared_inputs& inputs) {
+  const auto run = [&]<class Scalar>() {
+    const auto batch = make_batch<Scalar>(modes, inputs);
+    auto result = objective.template operator()<Scalar>(modes, batch);
+    return evaluated_objective{result.value, stack_slices(result.grad_modes),
+                               inputs.has_target ? *result.grad_target : stack_slices(result.grad_divergence),
+                               std::move(result.level_values), std::move(result.residual_alignment)};
+  };
+  return modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>() : run.template operator()<float>();
+}
+
 template <class Objective>
 struct objective_function : torch::autograd::Function<objective_function<Objective>> {
   /// Returns {loss (0-dim), statistics [3, L] (value; level values; residual alignments), the latter
@@ -201,26 +224,19 @@ struct objective_function : torch::autograd::Function<objective_function<Objecti
                                                 const torch::Tensor& source, const call_constants<Objective>& call) {
     prepared_inputs inputs = call.inputs;
     inputs.source = source;
-    // Runs the core in the modes' precision, keeps the gradients for backward and returns the value
-    // with the per-level statistics as a [3, L] double tensor (row 0 holds the value, repeated).
-    const auto run = [&]<class Scalar>() {
-      const auto batch = make_batch<Scalar>(modes, inputs);
-      const auto result = call.objective.template operator()<Scalar>(modes, batch);
-      ctx->saved_data["grad_modes"] = stack_slices(result.grad_modes);
-      ctx->saved_data["grad_source"] = inputs.has_target ? *result.grad_target : stack_slices(result.grad_divergence);
-      const auto levels = static_cast<int64_t>(result.level_values.size());
-      auto statistics = torch::empty({3, levels}, torch::kFloat64);
-      auto table = statistics.accessor<double, 2>();
-      for (int64_t l = 0; l < levels; ++l) {
-        table[0][l] = result.value;
-        table[1][l] = result.level_values[static_cast<std::size_t>(l)];
-        table[2][l] = result.residual_alignment[static_cast<std::size_t>(l)];
-      }
-      return statistics;
-    };
-    const torch::Tensor statistics =
-        modes.scalar_type() == torch::kFloat64 ? run.template operator()<double>() : run.template operator()<float>();
-    const auto loss = torch::scalar_tensor(statistics[0][0].item<double>(), modes.options());
+    const auto evaluated = evaluate_objective(call.objective, modes, inputs);
+    ctx->saved_data["grad_modes"] = evaluated.grad_modes;
+    ctx->saved_data["grad_source"] = evaluated.grad_source;
+    // The per-level statistics as a [3, L] double tensor (row 0 holds the value, repeated).
+    const auto levels = static_cast<int64_t>(evaluated.level_values.size());
+    auto statistics = torch::empty({3, levels}, torch::kFloat64);
+    auto table = statistics.accessor<double, 2>();
+    for (int64_t l = 0; l < levels; ++l) {
+      table[0][l] = evaluated.value;
+      table[1][l] = evaluated.level_values[static_cast<std::size_t>(l)];
+      table[2][l] = evaluated.residual_alignment[static_cast<std::size_t>(l)];
+    }
+    const auto loss = torch::scalar_tensor(evaluated.value, modes.options());
     ctx->mark_non_differentiable({statistics});
     return {loss, statistics};
   }
@@ -249,25 +265,37 @@ objective_output apply_objective(const torch::Tensor& modes, const objective_inp
   return out;
 }
 
+/// Plain SSM's value and closed-form gradients ∂J/∂h, ∂J/∂p (both [M, B]) for per-probe Hutchinson terms
+/// h [M, B] and projections p = vᵀf [M, B], detached: the core's sliced_score_matching_loss.
+struct evaluated_sliced {
+  double value = 0;
+  torch::Tensor grad_hutchinson, grad_projections;
+};
+
+inline evaluated_sliced evaluate_sliced(const torch::Tensor& hutchinson, const torch::Tensor& projections) {
+  const auto run = [&]<class Scalar>() {
+    using B = torch_backend<Scalar>;
+    std::vector<torch::Tensor> h, p;
+    for (int64_t m = 0; m < hutchinson.size(0); ++m) {
+      h.push_back(hutchinson.select(0, m));
+      p.push_back(projections.select(0, m));
+    }
+    const auto result = scorelift::sliced_score_matching_loss<B>(h, p);
+    return evaluated_sliced{result.value, torch::full_like(hutchinson, result.grad_hutchinson),
+                            torch::stack(result.grad_projections)};
+  };
+  return hutchinson.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
+                                                     : run.template operator()<float>();
+}
+
 /// Plain SSM from per-probe Hutchinson terms h [M, B] and projections p = vᵀf [M, B].
 struct sliced_function : torch::autograd::Function<sliced_function> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& hutchinson,
                                const torch::Tensor& projections) {
-    const auto run = [&]<class Scalar>() {
-      using B = torch_backend<Scalar>;
-      std::vector<torch::Tensor> h, p;
-      for (int64_t m = 0; m < hutchinson.size(0); ++m) {
-        h.push_back(hutchinson.select(0, m));
-        p.push_back(projections.select(0, m));
-      }
-      const auto result = scorelift::sliced_score_matching_loss<B>(h, p);
-      ctx->saved_data["grad_hutchinson"] = torch::full_like(hutchinson, result.grad_hutchinson);
-      ctx->saved_data["grad_projections"] = torch::stack(result.grad_projections);
-      return result.value;
-    };
-    const double value = hutchinson.scalar_type() == torch::kFloat64 ? run.template operator()<double>()
-                                                                     : run.template operator()<float>();
-    return torch::scalar_tensor(value, hutchinson.options());
+    const auto evaluated = evaluate_sliced(hutchinson, projections);
+    ctx->saved_data["grad_hutchinson"] = evaluated.grad_hutchinson;
+    ctx->saved_data["grad_projections"] = evaluated.grad_projections;
+    return torch::scalar_tensor(evaluated.value, hutchinson.options());
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
