@@ -48,15 +48,17 @@ struct curl_free_kernel {
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), b_(x.rows(), y.rows()), row_bounds_(x.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), row_bounds_(x.rows()) {
       // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache; S itself is not
-      // kept (divergence_sum and laplacian_sum remake its tiles)
+      // kept (divergence_sum and laplacian_sum remake its tiles), nor is B when ψ''/ψ' is a constant
+      if constexpr (!Profile::has_constant_ratio) b_.resize(x.rows(), y.rows());
       detail::for_each_squared_distance_tile<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
         auto a = a_.middleRows(begin, rows);
         a = scalar_type(-2) * profile_.template derivative<1>(s);
-        auto b = b_.middleRows(begin, rows);
-        b = scalar_type(2) * a * profile_.template ratio<1>(s);
-        row_bounds_.segment(begin, rows) = a.abs().max((a + b * s).abs()).rowwise().sum().matrix();  // norm_bound
+        if constexpr (!Profile::has_constant_ratio)
+          b_.middleRows(begin, rows) = scalar_type(2) * a * profile_.template ratio<1>(s);
+        row_bounds_.segment(begin, rows) =
+            a.abs().max((a + b_rows(begin, rows) * s).abs()).rowwise().sum().matrix();  // norm_bound
       });
     }
 
@@ -71,7 +73,7 @@ struct curl_free_kernel {
             // noalias GEMM into plain storage: as (X Wᵀ).array() Eigen would evaluate the product
             // lazily, coefficient by coefficient (measured 10× slower at N = 2000, D = 16).
             c.matrix().noalias() = x_.middleRows(begin, rows) * w.transpose();
-            c = (c.rowwise() - v.transpose().array()) * b_.middleRows(begin, rows);
+            c = (c.rowwise() - v.transpose().array()) * b_rows(begin, rows);
           },
           [&](index_t begin, index_t rows, auto& out_rows) {
             detail::thin_product<scalar_type>(a_.middleRows(begin, rows).matrix(), w, out_rows, scalar_type(1), false);
@@ -90,7 +92,7 @@ struct curl_free_kernel {
           x_, y_, workspace,
           [&](index_t begin, index_t rows, auto& c) {
             detail::squared_distance_rows<scalar_type>(x_, y_, x_norms, y_norms, begin, rows, c);  // S's tile
-            c = -b_.middleRows(begin, rows) * ((d + 2) + scalar_type(2) * c * profile_.template ratio<2>(c));
+            c = -b_rows(begin, rows) * ((d + 2) + scalar_type(2) * c * profile_.template ratio<2>(c));
           },
           [](index_t, index_t, auto&) {});
     }
@@ -101,7 +103,7 @@ struct curl_free_kernel {
       const auto d = static_cast<scalar_type>(x_.cols());
       column_vector<scalar_type> out(x_.rows());
       detail::for_each_squared_distance_tile<scalar_type>(x_, y_, [&](index_t begin, index_t rows, const auto& s) {
-        out.segment(begin, rows) = (-d * a_.middleRows(begin, rows) - s * b_.middleRows(begin, rows)).rowwise().sum();
+        out.segment(begin, rows) = (-d * a_.middleRows(begin, rows) - s * b_rows(begin, rows)).rowwise().sum();
       });
       return out;
     }
@@ -120,7 +122,7 @@ struct curl_free_kernel {
         for (index_t j = 0; j < m; ++j) {
           const auto r = (x_.row(i) - y_.row(j)).transpose();
           auto blk = out.block(i * d, j * d, d, d);
-          blk.noalias() = b_(i, j) * r * r.transpose();
+          blk.noalias() = b_at(i, j) * r * r.transpose();
           blk.diagonal().array() += a_(i, j);
         }
       }
@@ -153,7 +155,7 @@ struct curl_free_kernel {
         for (index_t i = 0; i < rows; ++i) {
           for (index_t j = 0; j < m; ++j) {
             const auto r = x_.row(begin + i) - y_.row(j);
-            const scalar_type a = a_(begin + i, j), b = b_(begin + i, j);
+            const scalar_type a = a_(begin + i, j), b = b_at(begin + i, j);
             u.row(i).segment(j * d, d) = b * r;
             c.row(i).segment(j * d, d) = (a + scalar_type(0.5) * b * r.squaredNorm()) * r;
           }
@@ -192,6 +194,23 @@ struct curl_free_kernel {
     scalar_type norm_bound() const { return row_bounds_.maxCoeff(); }
 
    private:
+    /// Rows [begin, begin + rows) of B = 2A·(ψ''/ψ'): stored, or A times the constant 2ψ''/ψ' (Gaussian),
+    /// which spares an N×M array — half of what every product of an iterative solver streams from memory.
+    auto b_rows(index_t begin, index_t rows) const {
+      if constexpr (Profile::has_constant_ratio) {
+        return (scalar_type(2) * profile_.template constant_ratio<1>()) * a_.middleRows(begin, rows);
+      } else {
+        return b_.middleRows(begin, rows);
+      }
+    }
+    scalar_type b_at(index_t i, index_t j) const {
+      if constexpr (Profile::has_constant_ratio) {
+        return scalar_type(2) * profile_.template constant_ratio<1>() * a_(i, j);
+      } else {
+        return b_(i, j);
+      }
+    }
+
     /// Pᵢⱼ = rᵢⱼᵀ wⱼ = xᵢᵀwⱼ − yⱼᵀwⱼ (one GEMM) into the block's workspace (energy only).
     array_type& projections(const view_type& w) const {
       workspace_.resize(x_.rows(), w.rows());
@@ -203,7 +222,7 @@ struct curl_free_kernel {
 
     Profile profile_;
     view_type x_, y_;
-    array_type a_, b_;
+    array_type a_, b_;  // b_ empty when ψ''/ψ' is a constant (b_rows)
     column_vector<scalar_type> row_bounds_;  ///< Σⱼ max(|Aᵢⱼ|, |Aᵢⱼ + Bᵢⱼ sᵢⱼ|)
     /// apply()'s tile of C, kept between the hundreds of calls an iterative solver makes (so one block
     /// must not be applied from two threads at once).
