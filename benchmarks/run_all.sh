@@ -25,7 +25,13 @@ threads=(1)
 ((cores > 1)) && threads+=("$cores")
 
 protocol=(--warmup 20 --repeats 15 --iterations 20)
-[[ "${SCORELIFT_BENCH_QUICK:-0}" == 1 ]] && protocol=(--warmup 5 --repeats 5 --iterations 10)
+# (a) in rounds, each a C++ run and the Python run right after it: a ratio is taken within a round and
+# the table gives the median over rounds (this VM's speed drifts by 20-60% between minutes).
+rounds=${SCORELIFT_BENCH_ROUNDS:-5}
+if [[ "${SCORELIFT_BENCH_QUICK:-0}" == 1 ]]; then
+  protocol=(--warmup 5 --repeats 5 --iterations 10)
+  rounds=1
+fi
 
 echo "== configure and build ($build)"
 "$root/scripts/configure.sh" "$build" -DSCORELIFT_BUILD_TESTS=OFF -DSCORELIFT_BUILD_EXAMPLES=OFF \
@@ -40,18 +46,21 @@ echo "== agreement: the Python reference computes scorelift's values on fixed in
 "$build/benchmarks/python_agreement" --python "$python" --script "$root/benchmarks/python_reference/check.py" \
   --work "$results/agreement"
 
-run_pair() {  # run_pair <what> <threads>: the C++ and the Python side of one comparison
+run_pair() {  # run_pair <what> <threads> [suffix]: the C++ and the Python side of one comparison
   local what=$1 n=$2 file=${1//-/_}
+  local tag=t$n${3:-}
   # OpenBLAS keeps its own thread pool, which torch's set_num_threads does not size: left alone, its
   # idle threads spin (sched_yield) against the measured thread on a 2-core machine.
   export OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n
-  "$bench" "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_cpp_t$n.json"
+  "$bench" "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_cpp_$tag.json"
   (cd "$root/benchmarks/python_reference" &&
-    "$python" bench.py "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_py_t$n.json")
+    "$python" bench.py "$what" --threads "$n" "${protocol[@]}" --out "$results/${file}_py_$tag.json")
 }
 for n in "${threads[@]}"; do
-  echo "== (a)+(c) training step, $n thread(s)"
-  run_pair training-step "$n"
+  for ((round = 1; round <= rounds; ++round)); do
+    echo "== (a)+(c) training step, $n thread(s), round $round of $rounds"
+    run_pair training-step "$n" "_r$round"
+  done
   echo "== (b) lifted loss forward + backward, $n thread(s)"
   run_pair lifted-loss "$n"
   echo "== timing breakdown of the LSE step, $n thread(s)"

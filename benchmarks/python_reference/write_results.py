@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import time
 
@@ -84,46 +85,72 @@ def verdict(ratio, target, higher_is_better=True):
     return "met" if ratio <= target else f"**missed** by {100 * (ratio / target - 1):.1f}%"
 
 
+def training_rounds(n):
+    """The (C++, Python) report pairs of the (a) rounds with n threads, in order."""
+    rounds = []
+    while True:
+        k = len(rounds) + 1
+        cpp = load(ARGS.results, f"training_step_cpp_t{n}_r{k}.json")
+        py = load(ARGS.results, f"training_step_py_t{n}_r{k}.json")
+        if not cpp or not py:
+            return rounds
+        rounds.append((cpp, py))
+
+
+def spread(values, digits=2, unit="×"):
+    """'median' or 'median (min–max)' of per-round figures."""
+    m = statistics.median(values)
+    if len(values) == 1:
+        return f"{m:.{digits}f}{unit}"
+    return f"{m:.{digits}f}{unit} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
 def training_tables(threads):
     lines = []
     for n in threads:
-        cpp, py = load(ARGS.results, f"training_step_cpp_t{n}.json"), load(ARGS.results, f"training_step_py_t{n}.json")
-        if not cpp or not py:
+        rounds = training_rounds(n)
+        if not rounds:
             lines.append(f"\n(a) training step with {n} thread(s): not run (missing results)\n")
             continue
-        c, p = by_name(cpp), by_name(py)
+        cpp = rounds[0][0]
+        per_round = [(by_name(c), by_name(p)) for c, p in rounds]
         lines += [f"\n**(a) One training step, batch {cpp['batch']}, {n} thread(s)** — MLP 2→{cpp['hidden']}"
-                  f"×{cpp['depth']}→2 (SiLU), Adam, {cpp['probes']} Rademacher probe(s); median of "
-                  f"{cpp['repeats']} runs × {cpp['iterations']} steps after {cpp['warmup']} warm-up steps. "
-                  "Engines of the C++ step: `tangent` (forward-mode JVP with the hand-written reverse pass, "
-                  "flat Adam), `autograd` (create_graph double backward, torch::optim::Adam).\n",
+                  f"×{cpp['depth']}→2 (SiLU), Adam, {cpp['probes']} Rademacher probe(s); each side's median of "
+                  f"{cpp['repeats']} runs × {cpp['iterations']} steps after {cpp['warmup']} warm-up steps, in "
+                  f"{len(rounds)} round(s) of a C++ run then a Python run; times are medians over the rounds, the "
+                  "speed-up is the median (min–max) of the per-round ratios. Engines of the C++ step: `tangent` "
+                  "(forward-mode JVP with the hand-written reverse pass, no autograd graph, flat Adam), `autograd` "
+                  "(create_graph double backward, torch::optim::Adam).\n",
                   "| objective | engine | scorelift ms/step | Python ms/step | scorelift steps/s | Python steps/s | "
-                  f"speed-up | target ≥ {TRAINING_TARGET:g}× |",
-                  "|---|---|---:|---:|---:|---:|---:|---|"]
-        for name, row in c.items():
+                  f"speed-up | target ≥ {TRAINING_TARGET:g}× (median) |",
+                  "|---|---|---:|---:|---:|---:|---|---|"]
+        for name, row in per_round[0][0].items():
             case = row.get("case", name)
-            if case not in p:
+            if not all(name in c and case in p for c, p in per_round):
                 continue
-            tc, tp = row["median_s"], p[case]["median_s"]
-            ratio = tp / tc
+            tc = statistics.median(c[name]["median_s"] for c, _ in per_round)
+            tp = statistics.median(p[case]["median_s"] for _, p in per_round)
+            ratios = [p[case]["median_s"] / c[name]["median_s"] for c, p in per_round]
             lines.append(f"| {case} | {row.get('engine', '')} | {tc * 1e3:.3f} | {tp * 1e3:.3f} | {1 / tc:.0f} | "
-                         f"{1 / tp:.0f} | {ratio:.2f}× | {verdict(ratio, TRAINING_TARGET)} |")
-        lines += overhead_table(c, p, n)
+                         f"{1 / tp:.0f} | {spread(ratios)} | {verdict(statistics.median(ratios), TRAINING_TARGET)} |")
+        lines += overhead_table(per_round, n)
     return lines
 
 
-def overhead_table(c, p, n):
+def overhead_table(per_round, n):
     pairs = {"lse / ssm": ("lse", "ssm"), "residual L=2 / L=1": ("residual_lse_L2", "lse")}
-    lines = [f"\n**(c) Overhead of lifting, {n} thread(s)** (ratio of step times, same run)\n",
-             "| ratio | engine | scorelift | Python | target (scorelift) |", "|---|---|---:|---:|---|"]
+    lines = [f"\n**(c) Overhead of lifting, {n} thread(s)** (ratio of step times within a round; median "
+             "(min–max) over the rounds)\n",
+             "| ratio | engine | scorelift | Python | target (scorelift, median) |", "|---|---|---|---|---|"]
     for suffix, engine in (("", "tangent"), ("/autograd", "autograd")):
         for label, (num, den) in pairs.items():
-            if num + suffix in c and den + suffix in c and num in p and den in p:
-                rc = c[num + suffix]["median_s"] / c[den + suffix]["median_s"]
-                rp = p[num]["median_s"] / p[den]["median_s"]
-                target = OVERHEAD_TARGETS[label]
-                lines.append(f"| {label} | {engine} | {rc:.3f} | {rp:.3f} | ≤ {target:g}: "
-                             f"{verdict(rc, target, False)} |")
+            if not all(num + suffix in c and den + suffix in c and num in p and den in p for c, p in per_round):
+                continue
+            rc = [c[num + suffix]["median_s"] / c[den + suffix]["median_s"] for c, _ in per_round]
+            rp = [p[num]["median_s"] / p[den]["median_s"] for _, p in per_round]
+            target = OVERHEAD_TARGETS[label]
+            lines.append(f"| {label} | {engine} | {spread(rc, 3, '')} | {spread(rp, 3, '')} | ≤ {target:g}: "
+                         f"{verdict(statistics.median(rc), target, False)} |")
     return lines
 
 
@@ -194,7 +221,7 @@ def text_block(title, name, fenced=True):
 
 
 def main():
-    cpp_report = load(ARGS.results, f"training_step_cpp_t{ARGS.threads[0]}.json")
+    cpp_report = load(ARGS.results, f"training_step_cpp_t{ARGS.threads[0]}_r1.json")
     lines = [BEGIN, "", "Generated by `" + ARGS.command + "`.", ""] + machine_lines(cpp_report)
     lines += training_tables(ARGS.threads) + lifted_tables(ARGS.threads) + breakdown_tables(ARGS.threads)
     lines += op_count_table()
