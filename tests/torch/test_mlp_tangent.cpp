@@ -20,19 +20,13 @@
 #include "scorelift/torch/residual_stack.hpp"
 #include "scorelift/torch/tangent_divergence.hpp"
 
-// After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
-#include <doctest/doctest.h>
+#include "torch_test_support.hpp"  // (doctest, after LibTorch)
 
 namespace {
 
 namespace sl = scorelift::torch_ext;
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-
-/// max |a − b| / max(1, max |b|).
-double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
-}
+using scorelift::test::f64;
+using scorelift::test::relative_error;
 
 sl::MLP make_network(int64_t depth, int64_t condition_dim, sl::activation act, int64_t dim = 3) {
   sl::mlp_options options;

@@ -12,19 +12,13 @@
 #include "scorelift/torch/residual_stack.hpp"
 #include "scorelift/torch/tangent_objectives.hpp"
 
-// After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
-#include <doctest/doctest.h>
+#include "torch_test_support.hpp"  // (doctest, after LibTorch)
 
 namespace {
 
 namespace sl = scorelift::torch_ext;
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-
-/// max |a − b| / max(1, max |b|).
-double relative_gap(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
-}
+using scorelift::test::f64;
+using scorelift::test::relative_error;
 
 sl::ResidualStack make_stack(int64_t levels, int64_t condition_dim, sl::activation act) {
   sl::residual_stack_options options;
@@ -74,9 +68,9 @@ TEST_CASE("sliced_score_matching_backward: loss and gradients equal the double-b
         CHECK(!out.loss.requires_grad());
         CHECK(std::abs(out.loss.item<double>() - loss_ref.item<double>()) <=
               1e-10 * std::max(1.0, std::abs(loss_ref.item<double>())));
-        CHECK(relative_gap(out.terms.divergence, reference.divergence) <= 1e-10);
+        CHECK(relative_error(out.terms.divergence, reference.divergence) <= 1e-10);
         const auto grads = gradients_of(stack);
-        for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_gap(grads[k], grads_ref[k]) <= 1e-10);
+        for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
 
         auto again = gen.clone();  // a second call with other probes accumulates its own gradient
         const auto second_ref_terms = sl::hutchinson_divergence(stack, x, options, again, 1);
@@ -87,7 +81,7 @@ TEST_CASE("sliced_score_matching_backward: loss and gradients equal the double-b
         sl::sliced_score_matching_backward(stack, x, options, gen);
         const auto accumulated = gradients_of(stack);
         for (std::size_t k = 0; k < grads.size(); ++k)
-          CHECK(relative_gap(accumulated[k], grads_ref[k] + second_grads_ref[k]) <= 1e-10);
+          CHECK(relative_error(accumulated[k], grads_ref[k] + second_grads_ref[k]) <= 1e-10);
       }
     }
   }
@@ -120,13 +114,13 @@ TEST_CASE("lifted_residual_backward: loss, alignments and gradients equal the do
       const auto out = sl::lifted_residual_backward(stack, x, options, gen, {}, c);
       CHECK(std::abs(out.loss.item<double>() - lifted_ref.loss.item<double>()) <=
             1e-10 * std::max(1.0, std::abs(lifted_ref.loss.item<double>())));
-      CHECK(relative_gap(out.terms.outputs, reference.outputs) <= 1e-12);
-      CHECK(relative_gap(out.terms.divergence, reference.divergence) <= 1e-10);
+      CHECK(relative_error(out.terms.outputs, reference.outputs) <= 1e-12);
+      CHECK(relative_error(out.terms.divergence, reference.divergence) <= 1e-10);
       REQUIRE(out.residual_alignment.size() == lifted_ref.residual_alignment.size());
       for (std::size_t l = 0; l < out.residual_alignment.size(); ++l)
         CHECK(out.residual_alignment[l] == doctest::Approx(lifted_ref.residual_alignment[l]).epsilon(1e-10));
       const auto grads = gradients_of(stack);
-      for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_gap(grads[k], grads_ref[k]) <= 1e-10);
+      for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
     }
   }
 }
