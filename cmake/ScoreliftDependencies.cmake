@@ -7,6 +7,18 @@ find_package(Eigen3 3.3 NO_MODULE)
 # zlib reads the gzipped IDX files of the data loaders (scorelift::data).
 find_package(ZLIB QUIET)
 
+# The system BLAS with its C interface (Debian: libblas-dev; at run time libblas.so.3 is whichever BLAS
+# the alternatives system selects, OpenBLAS after scripts/install-deps.sh).
+if(SCORELIFT_WITH_BLAS)
+  find_package(BLAS QUIET)
+  include(CheckIncludeFileCXX)
+  check_include_file_cxx(cblas.h SCORELIFT_HAVE_CBLAS_H)
+  if(NOT BLAS_FOUND OR NOT SCORELIFT_HAVE_CBLAS_H)
+    message(STATUS "scorelift: BLAS or cblas.h not found -> scorelift::blas OFF (apt install libblas-dev)")
+    set(SCORELIFT_WITH_BLAS OFF CACHE BOOL "" FORCE)
+  endif()
+endif()
+
 if(SCORELIFT_WITH_XTENSOR)
   find_package(xtensor QUIET)
   if(NOT xtensor_FOUND)
@@ -68,6 +80,11 @@ endif()
 macro(scorelift_define_backend_targets)
   if(TARGET Eigen3::Eigen)
     scorelift_add_component_target(eigen scorelift Eigen3::Eigen)
+  endif()
+  if(SCORELIFT_WITH_BLAS AND TARGET Eigen3::Eigen)
+    # Eigen plus SCORELIFT_USE_BLAS: the dense factorisations of the nonparametric estimators on the BLAS.
+    scorelift_add_component_target(blas scorelift Eigen3::Eigen BLAS::BLAS)
+    set_property(TARGET scorelift_blas APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS SCORELIFT_USE_BLAS=1)
   endif()
   if(TARGET ZLIB::ZLIB)
     scorelift_add_component_target(data scorelift ZLIB::ZLIB)

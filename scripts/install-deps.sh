@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev xtensor-dev doctest-dev libcli11-dev nlohmann-json3-dev
   libtorch-dev libthrust-dev libbenchmark-dev
   libopenblas0-pthread            # LibTorch runs ~4x faster on OpenBLAS than on the reference BLAS
+  libblas-dev                     # cblas.h and the link-time libblas.so of scorelift::blas
   dataset-fashion-mnist zlib1g-dev
   python3-matplotlib python3-numpy python3-scipy python3-torch
 )

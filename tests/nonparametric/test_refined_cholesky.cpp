@@ -1,9 +1,11 @@
 // refined_cholesky_solve: a float factor refined in double reaches the double Cholesky solution to
 // rounding on a well-conditioned kernel system, and declines (nullopt) an ill-conditioned one; the
-// panelled factorisation it uses equals Eigen's LLT, and its blocked triangular solves equal Eigen's.
+// panelled factorisation it uses equals Eigen's LLT (with Eigen's panel steps and, when built with
+// SCORELIFT_USE_BLAS, the BLAS's), and its blocked triangular solves equal Eigen's.
 #include <doctest/doctest.h>
 
 #include <Eigen/Cholesky>
+#include <cmath>
 
 #include "np_test_support.hpp"
 #include "scorelift/nonparametric/refined_cholesky.hpp"
@@ -44,19 +46,35 @@ TEST_CASE("refined_cholesky_solve declines a system float cannot resolve") {
   CHECK_FALSE(nonparametric::detail::refined_cholesky_solve(a, b).has_value());
 }
 
-TEST_CASE("blocked_cholesky equals Eigen's LLT factor across panel boundaries, and reports a failed pivot") {
+/// blocked_cholesky with the given panel steps equals Eigen's LLT, for several panel widths, and reports
+/// a negative pivot.
+template <class Steps>
+void check_blocked_cholesky() {
   const index_t n = 300;
   const Eigen::MatrixXd a = regularised_gram(n, 1.5, 0.5);
   const Eigen::MatrixXd expected = a.llt().matrixL();
   for (index_t panel : {64, 97, 300, 384}) {  // several panels, a ragged last one, exactly one, fewer than one
     Eigen::MatrixXd factor = a;
-    REQUIRE(nonparametric::detail::blocked_cholesky<double>(factor, panel));
+    factor.triangularView<Eigen::StrictlyUpper>().setConstant(std::nan(""));  // never read
+    REQUIRE(nonparametric::detail::blocked_cholesky<double, Steps>(factor, panel));
     const Eigen::MatrixXd lower = factor.triangularView<Eigen::Lower>();
     CHECK((lower - expected).cwiseAbs().maxCoeff() <= 1e-12);
   }
   Eigen::MatrixXd indefinite = a;
   indefinite(250, 250) = -1.0;  // a negative pivot in the third panel of 97
-  CHECK_FALSE(nonparametric::detail::blocked_cholesky<double>(indefinite, 97));
+  CHECK_FALSE(nonparametric::detail::blocked_cholesky<double, Steps>(indefinite, 97));
+  // float, as the refined solve uses it: within float rounding of the double factor
+  Eigen::MatrixXf single = a.cast<float>();
+  REQUIRE(nonparametric::detail::blocked_cholesky<float, Steps>(single, 97));
+  const Eigen::MatrixXd single_lower = single.cast<double>().triangularView<Eigen::Lower>();
+  CHECK((single_lower - expected).cwiseAbs().maxCoeff() <= 1e-5 * expected.cwiseAbs().maxCoeff());
+}
+
+TEST_CASE("blocked_cholesky equals Eigen's LLT factor across panel boundaries, and reports a failed pivot") {
+  SUBCASE("Eigen's panel steps") { check_blocked_cholesky<nonparametric::detail::eigen_panel_steps>(); }
+#if defined(SCORELIFT_USE_BLAS)
+  SUBCASE("the BLAS's panel steps") { check_blocked_cholesky<nonparametric::detail::blas_panel_steps>(); }
+#endif
 }
 
 TEST_CASE("cholesky_solve_in_place equals Eigen's two triangular solves across block boundaries") {

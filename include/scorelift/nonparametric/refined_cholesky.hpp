@@ -21,34 +21,13 @@
 #include <limits>
 #include <optional>
 
+#include "scorelift/nonparametric/blocked_cholesky.hpp"
 #include "scorelift/nonparametric/thin_product.hpp"
 
 namespace scorelift::nonparametric::detail {
 
 /// Below this order the double factorisation is cheap and refinement's fixed costs do not pay.
 inline constexpr index_t refined_cholesky_min_order = 1024;
-
-/// In-place lower Cholesky factor of symmetric positive definite A (column-major), right-looking in
-/// panels of `panel` columns: L₁₁ = chol(A₁₁), L₂₁ = A₂₁ L₁₁⁻ᵀ, A₂₂ ← A₂₂ − L₂₁ L₂₁ᵀ (lower half).
-/// Eigen's LLT does the same in panels of at most 128; the rank-`panel` update is the O(n³) part, and
-/// wider panels run it nearer the GEMM peak (float, n = 2000: 36 ms with 384 against 40–46 ms).
-/// False when a pivot is not positive.
-template <class Scalar>
-bool blocked_cholesky(Eigen::Ref<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>> a, index_t panel = 384) {
-  using matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  const index_t n = a.rows();
-  for (index_t k = 0; k < n; k += panel) {
-    const index_t width = std::min(panel, n - k), rest = n - k - width;
-    auto a11 = a.block(k, k, width, width);
-    const Eigen::LLT<Eigen::Ref<matrix>, Eigen::Lower> diagonal(a11);
-    if (diagonal.info() != Eigen::Success) return false;
-    if (rest == 0) break;
-    auto a21 = a.block(k + width, k, rest, width);
-    a11.template triangularView<Eigen::Lower>().transpose().template solveInPlace<Eigen::OnTheRight>(a21);
-    a.block(k + width, k + width, rest, rest).template selfadjointView<Eigen::Lower>().rankUpdate(a21, Scalar(-1));
-  }
-  return true;
-}
 
 /// Y ← (L Lᵀ)⁻¹ Y for a lower factor L (column-major n×n) and a row-major Y (n×d), in blocks β of rows:
 ///   forward   Yᵦ ← L_ββ⁻¹ (Yᵦ − L_β,<β Y_<β),   backward   Yᵦ ← L_ββ⁻ᵀ (Yᵦ − L_>β,βᵀ Y_>β).
@@ -85,14 +64,20 @@ std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const ro
   const index_t n = a.rows();
   const Eigen::Map<const row_major<double>> a_rows(a.data(), n, n);
   // A is symmetric: its storage read column-major is A again, Eigen's native layout for the factor.
-  // One pass over A makes the float copy and ‖A‖∞ (column sums of |A| = row sums).
+  // One pass over the lower triangle, all the factor reads, makes the float copy (the strict upper
+  // triangle is left unset) and ‖A‖∞: column j's entries i ≥ j add to row sums j (by symmetry) and i.
   const Eigen::Map<const Eigen::MatrixXd> a_columns(a.data(), n, n);
   float_matrix factor(n, n);
-  double a_norm = 0;  // ‖A‖∞
+  Eigen::ArrayXd row_sums = Eigen::ArrayXd::Zero(n), column(n);
   for (index_t j = 0; j < n; ++j) {
-    factor.col(j) = a_columns.col(j).template cast<float>();
-    a_norm = std::max(a_norm, a_columns.col(j).cwiseAbs().sum());
+    const auto lower = a_columns.col(j).tail(n - j);
+    factor.col(j).tail(n - j) = lower.template cast<float>();
+    auto magnitude = column.head(n - j);
+    magnitude = lower.array().abs();
+    row_sums(j) += magnitude.sum();
+    row_sums.tail(n - j - 1) += magnitude.tail(n - j - 1);
   }
+  const double a_norm = row_sums.maxCoeff();  // ‖A‖∞
   const double largest = a_rows.diagonal().maxCoeff();
   // A float pivot near its rounding level means κ(A)·ε_f is not small: refinement would not converge.
   const double floor = static_cast<double>(n) * std::numeric_limits<float>::epsilon() * largest;
@@ -104,7 +89,6 @@ std::optional<row_major<double>> refined_cholesky_solve(const Dense& a, const ro
     cholesky_solve_in_place<float>(factor, y);
     return y.template cast<double>();
   };
-
 
   const double tolerance = std::numeric_limits<double>::epsilon() * a_norm;
   row_major<double> x = solve(b);
