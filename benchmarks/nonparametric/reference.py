@@ -119,8 +119,10 @@ def stein(x, eta=1.0):
     blk = DiagonalBlock(gaussian(median_bandwidth(x)), x, x)
     zeta = stein_target(blk, n)
     lam = eta / n
-    c = sla.cho_solve(sla.cho_factor(blk.dense() + n * lam * np.eye(n), lower=True, overwrite_a=True,
-                                     check_finite=False), n * zeta, check_finite=False)
+    a = blk.dense()
+    a.flat[::n + 1] += n * lam  # the ridge in place: no N x N identity or sum
+    c = sla.cho_solve(sla.cho_factor(a, lower=True, overwrite_a=True, check_finite=False), n * zeta,
+                      check_finite=False)
     return 1.0 / lam, x, -c / (n * lam)
 
 

@@ -70,3 +70,25 @@ TEST_CASE_TEMPLATE("diagonal divergence_sum equals the explicit sum of -2 psi'(s
                          (x.row(i) - y.row(j));
   CHECK((kernel.make_block(x, y).divergence_sum() - expected).norm() < 1e-13 * expected.norm());
 }
+
+TEST_CASE_TEMPLATE("diagonal block on its own samples: exactly symmetric, equal to the general block, same row bounds", K,
+                   diagonal_gaussian<double>, diagonal_imq<double>) {
+  // On X itself the block makes the blocks of k on and below the diagonal and mirrors them; 150 rows
+  // are two full blocks of 64 and a ragged one of 22. The general path (a copy of X: other storage)
+  // evaluates every entry itself.
+  K kernel;
+  kernel.profile.sigma = 1.1;
+  const rmat<> x = test::standard_normal(150, 3, 31);
+  const rmat<> copy = x;
+  const auto own = kernel.make_block(x, x);
+  const auto general = kernel.make_block(x, copy);
+  const auto& k = own.dense();
+  CHECK((k.matrix() - k.matrix().transpose()).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((k - general.dense()).abs().maxCoeff() <= 1e-15);
+  for (const index_t i : {0, 63, 64, 149})
+    for (const index_t j : {0, 1, 64, 127, 128, 149})
+      CHECK(k(i, j) == doctest::Approx(kernel.profile.template derivative<0>((x.row(i) - x.row(j)).squaredNorm()))
+                           .epsilon(1e-14));
+  CHECK(own.norm_bound() == doctest::Approx(general.norm_bound()).epsilon(1e-14));
+  CHECK(own.norm_bound() == doctest::Approx(k.abs().rowwise().sum().maxCoeff()).epsilon(1e-14));
+}

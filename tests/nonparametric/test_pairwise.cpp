@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -27,6 +28,34 @@ TEST_CASE("squared_distances and weighted_differences match explicit loops") {
     }
     CHECK((wd.row(i) - expected).norm() < 1e-12);
   }
+}
+
+TEST_CASE("squared_distance_block: any block of S, ragged and offset, and the lower blocks of S(X, X)") {
+  const rmat<> x = test::standard_normal(37, 5, 13), y = test::standard_normal(29, 5, 14);
+  const nonparametric::detail::squared_distance_operands<double> operands(x, y);
+  nonparametric::detail::row_array<double> workspace(20, 20);
+  for (const auto& [row, column, rows, columns] : {std::array<index_t, 4>{0, 0, 20, 20}, {17, 9, 20, 20},
+                                                   {30, 21, 7, 8}, {5, 0, 1, 29}}) {
+    auto s = workspace.topLeftCorner(rows, columns);
+    nonparametric::detail::squared_distance_block<double>(x, operands, row, column, s);
+    for (index_t i = 0; i < rows; ++i)
+      for (index_t j = 0; j < columns; ++j)
+        CHECK(s(i, j) == doctest::Approx((x.row(row + i) - y.row(column + j)).squaredNorm()).epsilon(1e-12));
+  }
+  // Blocks of side 16 of the 37×37 S(X, X): (row, column) with column ≤ row, ragged at 32.
+  std::vector<std::array<index_t, 4>> seen;
+  nonparametric::detail::for_each_lower_squared_distance_block<double>(
+      x,
+      [&](index_t row, index_t column, const auto& s) {
+        seen.push_back({row, column, s.rows(), s.cols()});
+        for (index_t i = 0; i < s.rows(); ++i)
+          for (index_t j = 0; j < s.cols(); ++j)
+            CHECK(s(i, j) == doctest::Approx((x.row(row + i) - x.row(column + j)).squaredNorm()).epsilon(1e-12));
+      },
+      16);
+  const std::vector<std::array<index_t, 4>> expected{{0, 0, 16, 16},  {16, 0, 16, 16}, {16, 16, 16, 16},
+                                                     {32, 0, 5, 16},  {32, 16, 5, 16}, {32, 32, 5, 5}};
+  CHECK(seen == expected);
 }
 
 TEST_CASE("median_bandwidth is the median pairwise distance (odd and even pair counts)") {

@@ -85,13 +85,12 @@ struct curl_free_kernel {
     /// (ρ₂ = ψ'''/ψ'', the profile's ratio) the weight is −B[(D+2) + 2sρ₂(s)]: no transcendental pass.
     matrix_type divergence_sum() const {
       const auto d = static_cast<scalar_type>(x_.cols());
-      const column_vector<scalar_type> x_norms = x_.rowwise().squaredNorm();
-      const column_vector<scalar_type> y_norms = y_.rowwise().squaredNorm();
+      const detail::squared_distance_operands<scalar_type> operands(x_, y_);
       array_type workspace;
       return detail::tiled_weighted_differences<scalar_type>(
           x_, y_, workspace,
           [&](index_t begin, index_t rows, auto& c) {
-            detail::squared_distance_rows<scalar_type>(x_, y_, x_norms, y_norms, begin, rows, c);  // S's tile
+            detail::squared_distance_rows<scalar_type>(x_, operands, begin, c);  // S's tile
             c = -b_rows(begin, rows) * ((d + 2) + scalar_type(2) * c * profile_.template ratio<2>(c));
           },
           [](index_t, index_t, auto&) {});

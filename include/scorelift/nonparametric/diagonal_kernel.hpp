@@ -37,6 +37,25 @@ struct diagonal_kernel {
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
         : profile_(kernel.profile), x_(x), y_(y), k_(x.rows(), y.rows()), row_bounds_(x.rows()) {
       // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache; S itself is not kept (divergence_sum remakes it)
+      if (detail::same_samples<scalar_type>(x, y)) {
+        // Symmetric: the blocks on and below the diagonal, each written to its mirror position while
+        // in cache (k exactly symmetric). Row sums for norm_bound: a block's entries count in their
+        // rows and, mirrored, in the rows of their columns.
+        row_bounds_.setZero();
+        detail::for_each_lower_squared_distance_block<scalar_type>(x, [&](index_t row, index_t column, const auto& s) {
+          auto k = k_.block(row, column, s.rows(), s.cols());
+          k = profile_.template derivative<0>(s);
+          row_bounds_.segment(row, s.rows()) += k.abs().rowwise().sum().matrix();
+          if (row == column) {
+            for (index_t i = 0; i < k.rows(); ++i)
+              for (index_t j = i + 1; j < k.cols(); ++j) k(i, j) = k(j, i);
+            return;
+          }
+          k_.block(column, row, s.cols(), s.rows()) = k.transpose();
+          row_bounds_.segment(column, s.cols()) += k.abs().colwise().sum().transpose().matrix();
+        });
+        return;
+      }
       detail::for_each_squared_distance_tile<scalar_type>(x, y, [&](index_t begin, index_t rows, const auto& s) {
         auto k = k_.middleRows(begin, rows);
         k = profile_.template derivative<0>(s);
@@ -59,13 +78,12 @@ struct diagonal_kernel {
         out *= scalar_type(-2) * profile_.template constant_ratio<0>();
         return out;
       }
-      const column_vector<scalar_type> x_norms = x_.rowwise().squaredNorm();
-      const column_vector<scalar_type> y_norms = y_.rowwise().squaredNorm();
+      const detail::squared_distance_operands<scalar_type> operands(x_, y_);
       array_type workspace;
       return detail::tiled_weighted_differences<scalar_type>(
           x_, y_, workspace,
           [&](index_t begin, index_t rows, auto& c) {
-            detail::squared_distance_rows<scalar_type>(x_, y_, x_norms, y_norms, begin, rows, c);
+            detail::squared_distance_rows<scalar_type>(x_, operands, begin, c);
             c = scalar_type(-2) * k_.middleRows(begin, rows) * profile_.template ratio<0>(c);
           },
           [](index_t, index_t, auto&) {});
