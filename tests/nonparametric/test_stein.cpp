@@ -2,6 +2,7 @@
 // by hand for the Gaussian kernel, (∇K)ᵢ = Σⱼ k(xᵢ, xⱼ)(xᵢ − xⱼ)/σ².
 #include <doctest/doctest.h>
 
+#include <Eigen/Cholesky>
 #include <Eigen/LU>
 
 #include "np_test_support.hpp"
@@ -38,4 +39,22 @@ TEST_CASE("stein_gradient_estimator matches Li & Turner's closed form at the sam
     extension -= (kq * (q - x.row(i)) / (sigma * sigma) + kq * expected.row(i)) / eta;
   }
   CHECK(test::relative_error(estimator.score(q), extension) < 1e-10);
+}
+
+TEST_CASE("stein_gradient_estimator at N = 1100 (float factor refined in double) equals the double solve") {
+  // From N = 1024 on the Cholesky route factors in float and refines in double (refined_cholesky.hpp),
+  // on the BLAS where the build has it, and the Gaussian's target goes through K (tikhonov.hpp): the
+  // result must still be the double-precision closed form.
+  const index_t n = 1100, d = 8;
+  const rmat<> x = test::standard_normal(n, d, 53);
+  const double sigma = 3.0, eta = 1.0;
+  const auto s = nonparametric::detail::squared_distances<double>(x, x);
+  const Eigen::MatrixXd k = (-s / (2 * sigma * sigma)).exp().matrix();
+  const rmat<> grad_k = (k.rowwise().sum().asDiagonal() * x - k * x) / (sigma * sigma);
+  const Eigen::MatrixXd k_eta = k + eta * Eigen::MatrixXd::Identity(n, n);
+  const rmat<> expected = -k_eta.llt().solve(grad_k);
+
+  stein_gradient_estimator<diagonal_gaussian<double>> estimator({{sigma}}, {eta});
+  estimator.fit(x);
+  CHECK(test::relative_error(estimator.score(x), expected) < 1e-11);
 }

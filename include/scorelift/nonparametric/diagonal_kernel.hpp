@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "scorelift/nonparametric/pairwise.hpp"
@@ -87,6 +88,18 @@ struct diagonal_kernel {
             c = scalar_type(-2) * k_.middleRows(begin, rows) * profile_.template ratio<0>(c);
           },
           [](index_t, index_t, auto&) {});
+    }
+
+    /// divergence_sum() = factor·(diag(weights) X − k X), when that holds with k the Gram matrix of the
+    /// block on its own samples (Y = X) and a constant ratio ρ₀ (factor −2ρ₀, weights k1): a dense
+    /// solver of (k + sI) C = −divergence_sum() can then use (k + sI)⁻¹ k X = X − s (k + sI)⁻¹ X and
+    /// skip the N²D product k X (tikhonov.hpp). nullopt otherwise.
+    std::optional<detail::gram_divergence<scalar_type>> divergence_through_gram() const {
+      if constexpr (Profile::has_constant_ratio) {
+        if (detail::same_samples<scalar_type>(x_, y_))
+          return detail::gram_divergence<scalar_type>{row_bounds_, scalar_type(-2) * profile_.template constant_ratio<0>()};
+      }
+      return std::nullopt;
     }
 
     /// The N×M Gram matrix kᵢⱼ (the D coordinates share it).

@@ -114,6 +114,14 @@ void for_each_squared_distance_tile(const matrix_view<Scalar>& x, const matrix_v
   }
 }
 
+/// A divergence sum written through the Gram matrix k of a block on its own samples:
+/// Σⱼ div K(xᵢ, xⱼ) = factor·(weightsᵢ xᵢ − (k X)ᵢ) (diagonal_kernel::block::divergence_through_gram).
+template <class Scalar>
+struct gram_divergence {
+  column_vector<Scalar> weights;
+  Scalar factor;
+};
+
 /// Whether two views are the same samples (one array, one shape): then S(X, Y) is symmetric.
 template <class Scalar>
 bool same_samples(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y) {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <vector>
@@ -101,14 +102,29 @@ class tikhonov_estimator {
       return *this;
     }
     auto on_samples = kernel.make_block(x, x);
-    const matrix_type zeta = detail::stein_target(on_samples, n);
     const scalar_type nl = static_cast<scalar_type>(n) * options_.lambda;
     matrix_type c;
     if (options_.solver == tikhonov_solver::cholesky) {
+      std::optional<detail::gram_divergence<scalar_type>> through_gram;
+      if constexpr (requires { on_samples.divergence_through_gram(); })
+        through_gram = on_samples.divergence_through_gram();
+      // N ζ̂ = −divergence_sum, unless it is written through K (then K is all that is needed of the block)
+      const matrix_type target = through_gram ? matrix_type() : matrix_type(static_cast<scalar_type>(n) * detail::stein_target(on_samples, n));
       auto a = std::move(on_samples).dense();  // the block is not used again: factor its K in place
       a.matrix().diagonal().array() += nl;
-      c = detail::cholesky_solve<scalar_type>(a, static_cast<scalar_type>(n) * zeta, where);
+      if (through_gram) {
+        // N ζ̂ = −f (diag(w) X − K X) = −f [(diag(w) + NλI) X − (K + NλI) X], so
+        // c = (K + NλI)⁻¹ N ζ̂ = −f [(K + NλI)⁻¹ (diag(w) + NλI) X − X]: one solve and no N²D product K X.
+        // The same cancellation as in forming diag(w)X − KX, moved after the solve: against a long-double
+        // reference (Gaussian, N = 600, D = 4, σ² = 0.05…100, Nλ = 0.01 and 1) its error was 0.9–4.5× the
+        // direct route's, both ≤ 5e-12 relative; at N = 2000 it saves the 2.9 ms product of a 63 ms fit.
+        const matrix_type rhs = (through_gram->weights.array() + nl).matrix().asDiagonal() * x;
+        c = -through_gram->factor * (detail::cholesky_solve<scalar_type>(a, rhs, where) - x);
+      } else {
+        c = detail::cholesky_solve<scalar_type>(a, target, where);
+      }
     } else {
+      const matrix_type zeta = detail::stein_target(on_samples, n);
       // (K/N + λI) c = ζ̂: the same system scaled by 1/N, so the tolerance is relative to ζ̂.
       const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
       report_ = detail::conjugate_gradient<scalar_type>([&](const matrix_type& p) -> matrix_type { return on_samples.apply(p) * inv_n; },
