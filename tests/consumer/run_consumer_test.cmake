@@ -1,5 +1,5 @@
 # Installs the build tree into a scratch prefix, then configures, builds and runs a separate
-# project that does find_package(scorelift COMPONENTS eigen).
+# project that does find_package(scorelift COMPONENTS eigen OPTIONAL_COMPONENTS blas).
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
 execute_process(COMMAND ${CMAKE_COMMAND} --install "${BINARY_DIR}" --prefix "${prefix}" RESULT_VARIABLE rc)
