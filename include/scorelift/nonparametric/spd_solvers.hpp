@@ -49,19 +49,26 @@ row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::st
   }
   const Scalar largest = a.matrix().diagonal().maxCoeff();
   // A is symmetric, so its row-major storage is also A column-major: factor that view in place
-  // (Eigen's native column-major path, no second n×n copy).
+  // (blocked_cholesky: on the BLAS where the build has it; no second n×n copy).
   Eigen::Map<col_matrix> a_columns(a.data(), n, n);
-  Eigen::LLT<Eigen::Ref<col_matrix>, Eigen::Lower> llt(a_columns);
+  const bool factored = blocked_cholesky<Scalar>(a_columns);
   const Scalar floor = static_cast<Scalar>(n) * std::numeric_limits<Scalar>::epsilon() * largest;
-  const bool ok = llt.info() == Eigen::Success && largest > 0 &&
-                  llt.matrixLLT().diagonal().cwiseAbs2().minCoeff() > floor;
+  const bool ok = factored && largest > 0 && a_columns.diagonal().cwiseAbs2().minCoeff() > floor;
   scorelift::detail::require(ok, where, "the ", n, "x", n,
                              " kernel system is singular to working precision (duplicate samples, a too-small "
                              "regulariser or a too-small bandwidth); increase the regulariser");
-  if (n == b.rows()) return llt.solve(b);
-  const Eigen::Map<const col_matrix> flat(b.data(), b.size(), 1);
-  row_matrix<Scalar> out(b.rows(), b.cols());
-  Eigen::Map<col_matrix>(out.data(), out.size(), 1) = llt.solve(flat);
+  // C = L⁻ᵀ L⁻¹ B, B read as n rows (its row-major flattening when coupled)
+  row_matrix<Scalar> out = b;
+  Eigen::Map<col_matrix> flat(out.data(), n, out.size() / n);
+  Eigen::Map<row_matrix<Scalar>> rows(out.data(), n, out.size() / n);
+  const auto lower = a_columns.template triangularView<Eigen::Lower>();
+  if (n == b.rows()) {
+    lower.solveInPlace(rows);
+    lower.adjoint().solveInPlace(rows);
+  } else {
+    lower.solveInPlace(flat);
+    lower.adjoint().solveInPlace(flat);
+  }
   return out;
 }
 
