@@ -70,8 +70,11 @@ done
 nonparametric=$root/benchmarks/nonparametric/run_comparison.sh
 if [[ -x "$nonparametric" ]]; then
   echo "== (d) nonparametric estimators vs NumPy/SciPy ($nonparametric)"
-  # Its build step prints to stdout too; keep only the Markdown table.
-  "$nonparametric" "$build" --markdown | grep -v -E '^\[[0-9]+/[0-9]+\]|^ninja:' | tee "$results/nonparametric.md"
+  # Its build step prints to stdout too; keep only the Markdown table. Rounds as in (a): 3, 1 when quick.
+  nonparametric_rounds=3
+  [[ "${SCORELIFT_BENCH_QUICK:-0}" == 1 ]] && nonparametric_rounds=1
+  SCORELIFT_BENCH_ROUNDS=$nonparametric_rounds "$nonparametric" "$build" --markdown |
+    grep -v -E '^\[[0-9]+/[0-9]+\]|^ninja:|^scorelift: round' | tee "$results/nonparametric.md"
 else
   echo "== (d) skipped: $nonparametric is not there"
 fi
