@@ -33,7 +33,7 @@ TEST_CASE("squared_distances and weighted_differences match explicit loops") {
 TEST_CASE("squared_distance_block: any block of S, ragged and offset, and the lower blocks of S(X, X)") {
   const rmat<> x = test::standard_normal(37, 5, 13), y = test::standard_normal(29, 5, 14);
   const nonparametric::detail::squared_distance_operands<double> operands(x, y);
-  nonparametric::detail::row_array<double> workspace(20, 20);
+  nonparametric::detail::row_array<double> workspace(20, 29);  // the largest block below
   for (const auto& [row, column, rows, columns] : {std::array<index_t, 4>{0, 0, 20, 20}, {17, 9, 20, 20},
                                                    {30, 21, 7, 8}, {5, 0, 1, 29}}) {
     auto s = workspace.topLeftCorner(rows, columns);

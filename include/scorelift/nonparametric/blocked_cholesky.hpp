@@ -71,7 +71,8 @@ struct blas_panel_steps {
       cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, rows, width, -1.0f, l21.data(), ld_l, 1.0f, a22.data(),
                   ld_a);
     else
-      cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, rows, width, -1.0, l21.data(), ld_l, 1.0, a22.data(), ld_a);
+      cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, rows, width, -1.0, l21.data(), ld_l, 1.0, a22.data(),
+                  ld_a);
   }
 };
 using default_panel_steps = blas_panel_steps;

@@ -93,11 +93,13 @@ struct diagonal_kernel {
     /// divergence_sum() = factor·(diag(weights) X − k X), when that holds with k the Gram matrix of the
     /// block on its own samples (Y = X) and a constant ratio ρ₀ (factor −2ρ₀, weights k1): a dense
     /// solver of (k + sI) C = −divergence_sum() can then use (k + sI)⁻¹ k X = X − s (k + sI)⁻¹ X and
-    /// skip the N²D product k X (tikhonov.hpp). nullopt otherwise.
+    /// skip the N²D product k X (tikhonov.hpp). nullopt otherwise. k1 is row_bounds_: ψ > 0 (a constant
+    /// ratio means ψ = c·e^(ρ₀s)), so the row sums of |k| are those of k.
     std::optional<detail::gram_divergence<scalar_type>> divergence_through_gram() const {
       if constexpr (Profile::has_constant_ratio) {
         if (detail::same_samples<scalar_type>(x_, y_))
-          return detail::gram_divergence<scalar_type>{row_bounds_, scalar_type(-2) * profile_.template constant_ratio<0>()};
+          return detail::gram_divergence<scalar_type>{row_bounds_,
+                                                      scalar_type(-2) * profile_.template constant_ratio<0>()};
       }
       return std::nullopt;
     }

@@ -109,7 +109,8 @@ class tikhonov_estimator {
       if constexpr (requires { on_samples.divergence_through_gram(); })
         through_gram = on_samples.divergence_through_gram();
       // N ζ̂ = −divergence_sum, unless it is written through K (then K is all that is needed of the block)
-      const matrix_type target = through_gram ? matrix_type() : matrix_type(static_cast<scalar_type>(n) * detail::stein_target(on_samples, n));
+      const matrix_type target =
+          through_gram ? matrix_type() : matrix_type(static_cast<scalar_type>(n) * detail::stein_target(on_samples, n));
       auto a = std::move(on_samples).dense();  // the block is not used again: factor its K in place
       a.matrix().diagonal().array() += nl;
       if (through_gram) {
