@@ -57,18 +57,12 @@ row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::st
   scorelift::detail::require(ok, where, "the ", n, "x", n,
                              " kernel system is singular to working precision (duplicate samples, a too-small "
                              "regulariser or a too-small bandwidth); increase the regulariser");
-  // C = L⁻ᵀ L⁻¹ B, B read as n rows (its row-major flattening when coupled)
+  // C = L⁻ᵀ L⁻¹ B, B read as n rows: N×D itself, or (coupled) its row-major flattening as one column
   row_matrix<Scalar> out = b;
-  Eigen::Map<col_matrix> flat(out.data(), n, out.size() / n);
   Eigen::Map<row_matrix<Scalar>> rows(out.data(), n, out.size() / n);
   const auto lower = a_columns.template triangularView<Eigen::Lower>();
-  if (n == b.rows()) {
-    lower.solveInPlace(rows);
-    lower.adjoint().solveInPlace(rows);
-  } else {
-    lower.solveInPlace(flat);
-    lower.adjoint().solveInPlace(flat);
-  }
+  lower.solveInPlace(rows);
+  lower.adjoint().solveInPlace(rows);
   return out;
 }
 
