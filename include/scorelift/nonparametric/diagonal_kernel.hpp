@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "scorelift/nonparametric/block_transpose.hpp"
 #include "scorelift/nonparametric/pairwise.hpp"
 #include "scorelift/nonparametric/radial_profile.hpp"
 
@@ -52,7 +53,7 @@ struct diagonal_kernel {
               for (index_t j = i + 1; j < k.cols(); ++j) k(i, j) = k(j, i);
             return;
           }
-          k_.block(column, row, s.cols(), s.rows()) = k.transpose();
+          detail::transpose_into<scalar_type>(k.matrix(), k_.block(column, row, s.cols(), s.rows()).matrix());
           row_bounds_.segment(column, s.cols()) += k.abs().colwise().sum().transpose().matrix();
         });
         return;

@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -34,9 +35,11 @@ namespace detail {
 /// B is N×D with n = N (uncoupled) or n = ND (coupled, B read as its row-major flattening).
 /// A (a contiguous matrix or array, either storage order) is overwritten by its factor.
 /// Throws when A is numerically singular: a Cholesky pivot ℓᵢᵢ² below n·ε·max Aᵢᵢ means the
-/// system's condition number exceeds what the precision can resolve.
+/// system's condition number exceeds what the precision can resolve. `infinity_norm`: ‖A‖∞ when the
+/// caller knows it (spares the refined route a pass over A).
 template <class Scalar, class Dense>
-row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::string_view where) {
+row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::string_view where,
+                                  std::optional<Scalar> infinity_norm = std::nullopt) {
   using col_matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   const index_t n = a.rows();
   if constexpr (std::is_same_v<Scalar, double>) {
@@ -45,7 +48,7 @@ row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::st
     // and the double factorisation below decides — a system it accepts passes the float pivot test,
     // which is stricter, so the singularity check keeps its meaning.
     if (n >= refined_cholesky_min_order && n == b.rows())
-      if (auto refined = refined_cholesky_solve(a, b)) return *std::move(refined);
+      if (auto refined = refined_cholesky_solve(a, b, infinity_norm)) return *std::move(refined);
   }
   const Scalar largest = a.matrix().diagonal().maxCoeff();
   // A is symmetric, so its row-major storage is also A column-major: factor that view in place
