@@ -11,7 +11,7 @@
 
 #include <Eigen/Core>
 
-#include "scorelift/nonparametric/thin_product.hpp"
+#include "scorelift/nonparametric/thin_product.hpp"  // the operand types, SCORELIFT_PACKET_TYPES_BEGIN/END
 
 namespace scorelift::nonparametric::detail {
 
@@ -21,10 +21,7 @@ void transpose_into(const const_row_ref<Scalar>& a, row_ref<Scalar> b) {
   eigen_assert(b.rows() == a.cols() && b.cols() == a.rows());
   const index_t rows = a.rows(), columns = a.cols();
   index_t tiled_rows = 0, tiled_columns = 0;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wignored-attributes"  // a vector type (__m512d, …) as a template argument
-#endif
+  SCORELIFT_PACKET_TYPES_BEGIN
   using packet = typename Eigen::internal::packet_traits<Scalar>::type;
   constexpr int width = Eigen::internal::unpacket_traits<packet>::size;
   if constexpr (width > 1) {
@@ -39,9 +36,7 @@ void transpose_into(const const_row_ref<Scalar>& a, row_ref<Scalar> b) {
         for (int q = 0; q < width; ++q) Eigen::internal::pstoreu(b.data() + (j + q) * ldb + i, tile.packet[q]);
       }
   }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+  SCORELIFT_PACKET_TYPES_END
   // A's right columns (all rows) are B's bottom rows; A's bottom rows left of them, B's right columns.
   b.bottomRows(columns - tiled_columns) = a.rightCols(columns - tiled_columns).transpose();
   b.topRightCorner(tiled_columns, rows - tiled_rows) = a.bottomLeftCorner(rows - tiled_rows, tiled_columns).transpose();

@@ -11,6 +11,9 @@
 // (or multiply-add) at a time: the same result whatever the tile, to rounding.
 // At N = 2000, D = 16 this runs at the FMA peak of one AVX-512 core (2.5 ms), so a symmetric variant
 // reading only A's lower triangle (half the memory traffic, the same multiply-adds) measured no faster.
+// The tile is written in Eigen's packets, its height set by the register count: a 256×1000 by 1000×16
+// double product here (Zen 4) runs at 15–19 GFLOP/s with SSE2 only, 33–39 (Clang 46–49) with AVX2 + FMA and
+// 55–58 with AVX-512, at -O2 and -O3 alike (an Array-based tile of 8 rows: 14–17, 27–32 and 26–57).
 #pragma once
 
 #include <Eigen/Core>
@@ -28,47 +31,100 @@ using const_row_ref = Eigen::Ref<const row_major<Scalar>, 0, Eigen::OuterStride<
 template <class Scalar>
 using row_ref = Eigen::Ref<row_major<Scalar>, 0, Eigen::OuterStride<>>;
 
-// The accumulators stay in registers only if the loop over a tile's rows is unrolled, which GCC does
-// at -O3 but not at -O2 (CMake's RelWithDebInfo): there they went to the stack, and K W at N = 2000,
-// D = 16 ran at 24 instead of 55 GFLOP/s.
+// The accumulators stay in registers only if the loops over a tile's rows and packets are unrolled,
+// which GCC does at -O3 but not at -O2 (CMake's RelWithDebInfo): there they went to the stack, and K W at
+// N = 2000, D = 16 ran at 6–24 instead of 55 GFLOP/s.
 #if defined(__clang__)
-#define SCORELIFT_UNROLL_TILE_ROWS _Pragma("unroll")
+#define SCORELIFT_UNROLL _Pragma("unroll")
 #elif defined(__GNUC__)
-#define SCORELIFT_UNROLL_TILE_ROWS _Pragma("GCC unroll 16")
+#define SCORELIFT_UNROLL _Pragma("GCC unroll 16")
 #else
-#define SCORELIFT_UNROLL_TILE_ROWS
+#define SCORELIFT_UNROLL
 #endif
+// Eigen's packet traits take a SIMD type (__m512d, …) as a template argument, which GCC warns about.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SCORELIFT_PACKET_TYPES_BEGIN \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wignored-attributes\"")
+#define SCORELIFT_PACKET_TYPES_END _Pragma("GCC diagnostic pop")
+#else
+#define SCORELIFT_PACKET_TYPES_BEGIN
+#define SCORELIFT_PACKET_TYPES_END
+#endif
+
+SCORELIFT_PACKET_TYPES_BEGIN
+/// The SIMD packet a tile of `Width` columns is made of (Eigen's widest one that divides Width), and how
+/// many rows a tile has: as many as keep its R × Width/lanes accumulators, one row of W and a broadcast in
+/// the vector registers, at most 8 (Eigen's count: 32 with AVX-512, 16 with AVX or SSE). AVX-512, double,
+/// Width 16: 8 rows (16 accumulators); AVX2: 2 rows (8); SSE2: 1 row, Width 16 then spills a little.
+template <class Scalar, int Width>
+struct thin_tile_shape {
+  using packet = typename Eigen::internal::find_best_packet<Scalar, Width>::type;
+  static constexpr int lanes = Eigen::internal::unpacket_traits<packet>::size;
+  static constexpr bool vectorised = lanes > 1 && Width % lanes == 0;
+  static constexpr int per_row = vectorised ? Width / lanes : 1;
+  static constexpr int registers = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS;
+  static constexpr int rows = std::clamp((registers - per_row - 1) / per_row, 1, 8);
+};
 
 /// One register tile: R rows of C, columns [c, c + Width) — `sign` is +1 (add) or −1 (subtract); with
 /// `overwrite` the old C is ignored. A's entry (r, j) is a[r·lda + j], or a[j·lda + r] when `Transposed`
-/// (A given as the row-major storage of Aᵀ: its R entries of step j are then adjacent).
+/// (A given as the row-major storage of Aᵀ: its R entries of step j are then adjacent). Each step is
+/// Eigen's pmadd, a fused multiply-add where the instruction set has one: GCC contracts an Array
+/// expression `acc += a * w` into FMAs, Clang does not (37 against 55 GFLOP/s, and other rounding).
 template <int R, int Width, bool Transposed, class Scalar>
 void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w, index_t ldw, Scalar* c, index_t ldc,
                        Scalar sign, bool overwrite) {
-  using segment = Eigen::Array<Scalar, Width, 1>;
-  segment acc[R];
-  for (int r = 0; r < R; ++r) acc[r].setZero();
-  for (index_t j = 0; j < m; ++j) {
-    const segment wj = Eigen::Map<const segment>(w + j * ldw);
-    SCORELIFT_UNROLL_TILE_ROWS
-    for (int r = 0; r < R; ++r) acc[r] += a[Transposed ? j * lda + r : r * lda + j] * wj;
-  }
-  for (int r = 0; r < R; ++r) {
-    Eigen::Map<segment> out(c + r * ldc);
-    if (overwrite)
-      out = sign * acc[r];
-    else
-      out += sign * acc[r];
+  using shape = thin_tile_shape<Scalar, Width>;
+  const auto entry = [&](index_t j, int r) { return a[Transposed ? j * lda + r : r * lda + j]; };
+  if constexpr (!shape::vectorised) {  // narrower than any packet (Width 1 and 2): plain multiply-adds
+    Scalar acc[R][Width] = {};
+    for (index_t j = 0; j < m; ++j)
+      for (int r = 0; r < R; ++r)
+        for (int q = 0; q < Width; ++q) acc[r][q] += entry(j, r) * w[j * ldw + q];
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < Width; ++q) c[r * ldc + q] = (overwrite ? Scalar(0) : c[r * ldc + q]) + sign * acc[r][q];
+  } else {
+    using packet = typename shape::packet;
+    namespace simd = Eigen::internal;
+    constexpr int per_row = shape::per_row, lanes = shape::lanes;
+    packet acc[R][per_row];
+    SCORELIFT_UNROLL
+    for (int r = 0; r < R; ++r) {
+      SCORELIFT_UNROLL
+      for (int q = 0; q < per_row; ++q) acc[r][q] = simd::pset1<packet>(Scalar(0));
+    }
+    for (index_t j = 0; j < m; ++j) {
+      packet wj[per_row];
+      SCORELIFT_UNROLL
+      for (int q = 0; q < per_row; ++q) wj[q] = simd::ploadu<packet>(w + j * ldw + q * lanes);
+      SCORELIFT_UNROLL
+      for (int r = 0; r < R; ++r) {
+        const packet ar = simd::pset1<packet>(entry(j, r));
+        SCORELIFT_UNROLL
+        for (int q = 0; q < per_row; ++q) acc[r][q] = simd::pmadd(ar, wj[q], acc[r][q]);
+      }
+    }
+    const packet s = simd::pset1<packet>(sign);
+    SCORELIFT_UNROLL
+    for (int r = 0; r < R; ++r) {
+      SCORELIFT_UNROLL
+      for (int q = 0; q < per_row; ++q) {
+        Scalar* out = c + r * ldc + q * lanes;
+        const packet scaled = simd::pmul(s, acc[r][q]);
+        simd::pstoreu(out, overwrite ? scaled : simd::padd(simd::ploadu<packet>(out), scaled));
+      }
+    }
   }
 }
+SCORELIFT_PACKET_TYPES_END
 
-/// Columns [c, c + Width) of rows [0, n): tiles of 8 rows (at Width = 16 with AVX-512, 16 accumulator
-/// registers; measured 2.5 ms for K W at N = 2000, D = 16 against 4.4 ms with 2 rows, 3.4 ms with 4 and
-/// 5.6 ms for Eigen's GEMM), then single rows.
+/// Columns [c, c + Width) of rows [0, n): tiles of thin_tile_shape's rows (AVX-512, Width 16: 8 rows, 16
+/// accumulator registers; measured 2.5 ms for K W at N = 2000, D = 16 against 4.4 ms with 2 rows, 3.4 ms
+/// with 4 and 5.6 ms for Eigen's GEMM), then single rows.
 template <int Width, bool Transposed, class Scalar>
 void thin_product_columns(const Scalar* a, index_t lda, index_t n, index_t m, const Scalar* w, index_t ldw, Scalar* c,
                           index_t ldc, Scalar sign, bool overwrite) {
-  constexpr int rows = 8;
+  constexpr int rows = thin_tile_shape<Scalar, Width>::rows;
   const index_t row_step = Transposed ? 1 : lda;  // from one row of A to the next
   index_t i = 0;
   for (; i + rows <= n; i += rows)
