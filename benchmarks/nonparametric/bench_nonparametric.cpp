@@ -91,6 +91,34 @@ int main(int argc, char** argv) {
                   [](Eigen::MatrixXf& a) { return nonparametric::detail::blocked_cholesky<float, nonparametric::detail::blas_panel_steps>(a); });
 #endif
 
+  // The refinement's thin products on their own (not in reference.py either), on the same Gram matrix:
+  // R = B − A X in double (X 2000×16: 128 MFLOP, so GFLOP/s = 128 / ms) and one float solve with A's
+  // factor (the same flop count in float), each repeated back to back (A's 32 MB stream from memory, the
+  // factor's 16 MB partly from L3): thin_product.hpp's tiles on this CPU at -march=native.
+  benchmark::RegisterBenchmark("thin_product_double/2000", [](benchmark::State& state) {
+    const matrix x = samples(2000);
+    const matrix a = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix();
+    matrix residual(x.rows(), x.cols());
+    for (auto _ : state) {
+      residual = x;
+      nonparametric::detail::thin_product<double>(a, x, residual, -1.0, false);
+      benchmark::DoNotOptimize(residual.data());
+    }
+  })->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("float_solve/2000", [](benchmark::State& state) {
+    const matrix x = samples(2000);
+    Eigen::MatrixXf l = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix().cast<float>();
+    l.diagonal().array() += 1.0f;
+    if (!nonparametric::detail::blocked_cholesky<float>(l)) state.SkipWithError("the factor failed");
+    const nonparametric::detail::row_major<float> b = x.cast<float>();
+    nonparametric::detail::row_major<float> y;
+    for (auto _ : state) {
+      y = b;
+      nonparametric::detail::cholesky_solve_in_place<float>(l, y);
+      benchmark::DoNotOptimize(y.data());
+    }
+  })->Unit(benchmark::kMillisecond);
+
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
