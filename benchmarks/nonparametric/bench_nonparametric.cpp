@@ -25,6 +25,15 @@ matrix samples(index_t n, std::uint64_t seed = 1) {
   return matrix::NullaryExpr(n, dim, [&] { return normal(gen); });
 }
 
+/// K + I for the Gaussian Gram matrix K of `samples(n)` at σ² = 32 (≈ the median heuristic's at D = 16):
+/// the system the float factor, the residual and the float solve below are timed on.
+matrix regularised_gram(index_t n) {
+  const matrix x = samples(n);
+  matrix a = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix();
+  a.diagonal().array() += 1.0;
+  return a;
+}
+
 /// Registers "<name>/<N>" timing `estimator.fit(x)` for each N.
 template <class Estimator>
 void register_fit(const std::string& name, Estimator prototype, std::initializer_list<index_t> sizes) {
@@ -68,13 +77,11 @@ int main(int argc, char** argv) {
   })->Unit(benchmark::kMillisecond);
 
   // The float factor of refined_cholesky.hpp on its own (not in reference.py, so not in the ratio table):
-  // the Gaussian Gram matrix + I of N = 2000 samples, with Eigen's panel steps and, when built with
-  // scorelift::blas, the BLAS's. The copy the factor overwrites is made outside the timed region.
+  // regularised_gram(2000), with Eigen's panel steps and, when built with scorelift::blas, the BLAS's.
+  // The copy the factor overwrites is made outside the timed region.
   const auto register_factor = [](const std::string& name, auto factor) {
     benchmark::RegisterBenchmark(name.c_str(), [factor](benchmark::State& state) {
-      const matrix x = samples(2000);
-      Eigen::MatrixXf a = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix().cast<float>();
-      a.diagonal().array() += 1.0f;
+      const Eigen::MatrixXf a = regularised_gram(2000).cast<float>();
       Eigen::MatrixXf work;
       for (auto _ : state) {
         state.PauseTiming();
@@ -91,13 +98,12 @@ int main(int argc, char** argv) {
                   [](Eigen::MatrixXf& a) { return nonparametric::detail::blocked_cholesky<float, nonparametric::detail::blas_panel_steps>(a); });
 #endif
 
-  // The refinement's thin products on their own (not in reference.py either), on the same Gram matrix:
+  // The refinement's thin products on their own (not in reference.py either), on the same K + I:
   // R = B − A X in double (X 2000×16: 128 MFLOP, so GFLOP/s = 128 / ms) and one float solve with A's
   // factor (the same flop count in float), each repeated back to back (A's 32 MB stream from memory, the
   // factor's 16 MB partly from L3): thin_product.hpp's tiles on this CPU at -march=native.
   benchmark::RegisterBenchmark("thin_product_double/2000", [](benchmark::State& state) {
-    const matrix x = samples(2000);
-    const matrix a = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix();
+    const matrix x = samples(2000), a = regularised_gram(2000);
     matrix residual(x.rows(), x.cols());
     for (auto _ : state) {
       residual = x;
@@ -107,8 +113,7 @@ int main(int argc, char** argv) {
   })->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("float_solve/2000", [](benchmark::State& state) {
     const matrix x = samples(2000);
-    Eigen::MatrixXf l = (-nonparametric::detail::squared_distances<double>(x, x) / (2.0 * 32.0)).exp().matrix().cast<float>();
-    l.diagonal().array() += 1.0f;
+    Eigen::MatrixXf l = regularised_gram(2000).cast<float>();
     if (!nonparametric::detail::blocked_cholesky<float>(l)) state.SkipWithError("the factor failed");
     const nonparametric::detail::row_major<float> b = x.cast<float>();
     nonparametric::detail::row_major<float> y;
