@@ -30,4 +30,15 @@ for ((round = 1; round <= rounds; ++round)); do
   ((round == 1)) && check=(--check)
   /usr/bin/python3 "$here/reference.py" "${check[@]}" --filter "$filter" --out "$out/numpy_$round.json"
 done
+# Which OpenBLAS kernels both sides ran on (the float factor and SciPy's dpotrf run at their rate, so a table
+# means little without it): OpenBLAS's own choice for this CPU, or the one OPENBLAS_CORETYPE forced.
+kernels="OpenBLAS kernels: $(scorelift_openblas_core || true)"
+[[ -n "${OPENBLAS_CORETYPE:-}" ]] && kernels+=" (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)"
+if [[ " $* " == *" --markdown "* ]]; then
+  cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2 | xargs), CPU family $(grep -m1 '^cpu family' /proc/cpuinfo |
+    cut -d: -f2 | xargs)"
+  printf '%s on %s.\n\n' "$kernels" "$cpu"
+else
+  echo "$kernels"
+fi
 /usr/bin/python3 "$here/compare.py" "$out" "$rounds" "$@"
