@@ -9,8 +9,10 @@
 //
 // Conventions shared by all adapters:
 //   * a batch of B vectors in R^D is a B×D matrix, one sample per row (row-major);
-//   * `matrix_view` is a cheap non-owning view an objective reads (built implicitly from
-//     `matrix_type` and, where the library allows, from memory the user owns — Eigen::Map);
+//   * `matrix_view` is a cheap view an objective reads and may keep (score_batch stores views): built
+//     implicitly from `matrix_type` and, where the library allows, from memory the user owns
+//     (Eigen::Map). It must not dangle when copied: a view of a temporary, or of a conversion it
+//     had to make, shares ownership of it (eigen_view, the xtensor and Thrust views);
 //   * `vector_type` holds one scalar per sample (weights, signs, Hutchinson terms);
 //   * reductions return `double` on the host: the statistics are a handful of numbers.
 #pragma once

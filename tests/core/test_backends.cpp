@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backends_under_test.hpp"
+#include "scorelift/objectives/lifted.hpp"
 
 using scorelift::index_t;
 using scorelift::test::convert;
@@ -78,4 +79,22 @@ TEST_CASE_TEMPLATE("backend probes have the moments Hutchinson needs: E[v]=0, E[
       for (double value : h.values) CHECK(std::abs(value) == 1.0);
     }
   }
+}
+
+TEST_CASE_TEMPLATE("a score_batch built from temporaries keeps them alive, and its slices share them", B,
+                   SCORELIFT_TEST_BACKENDS) {
+  // Views of matrices returned by value: the batch must own them (ASan reads freed memory otherwise).
+  const host_matrix hf{4, 2, {1, 2, 3, 4, 5, 6, 7, 8}};
+  const host_matrix ht{4, 2, {0.5, -1, 2, 0, 1, -1, 3, 2}};
+  const scorelift::score_batch<B> from_temporaries{.modes = {convert<B>::matrix(hf)}, .target = convert<B>::matrix(ht)};
+  const auto f = convert<B>::matrix(hf);
+  const auto t = convert<B>::matrix(ht);
+  const scorelift::score_batch<B> from_lvalues{.modes = {f}, .target = t};
+  // Halves A = rows {0, 1}, B = rows {2, 3}: c_A = (1·0.5 − 2 + 6 + 0)/2 = 2.25, c_B = (5 − 6 + 21 + 16)/2 = 18,
+  // G_A = (5 + 25)/2 = 15, G_B = (61 + 113)/2 = 87; L = −c_A c_B + ½ G_A G_B = −40.5 + 652.5 = 612.
+  CHECK(scorelift::lifted_residual_loss(from_temporaries).value == doctest::Approx(612.0));
+  CHECK(scorelift::lifted_residual_loss(from_lvalues).value == doctest::Approx(612.0));
+
+  typename B::matrix_view tail = B::slice_rows(convert<B>::matrix(hf), 2, 4);  // the slice keeps the whole alive
+  CHECK(convert<B>::host(tail)(1, 1) == doctest::Approx(8.0));
 }

@@ -72,6 +72,10 @@ TEST_CASE_TEMPLATE("thrust backend operations match the Eigen backend", S, doubl
   CHECK(T::cols(half) == cols);
   CHECK(convert<T>::host(half)(0, 3) == hx(4, 3));
   CHECK(T::shape_string(tx) == "[9, 1031]");
+
+  // A view of a temporary keeps it alive, and so does a slice of that view.
+  typename T::matrix_view kept = T::slice_rows(convert<T>::matrix(hx), 4, 9);
+  CHECK(convert<T>::host(kept)(0, 3) == static_cast<double>(static_cast<S>(hx(4, 3))));
 }
 
 TEST_CASE_TEMPLATE("thrust backend finiteness checks see NaN and Inf anywhere", S, double, float) {

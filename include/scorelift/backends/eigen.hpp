@@ -1,7 +1,9 @@
 // scorelift/backends/eigen.hpp — the Eigen adapter: row-major dynamic matrices, one sample per row.
 //
-// Inputs are read through `Eigen::Ref<const RowMatrix>`, so an `Eigen::Map` over memory the user
-// owns is used in place (no copy). Row-wise reductions are single Eigen expressions
+// Inputs are read through `eigen_view<S>` (eigen_view.hpp): row-major storage the user owns — a
+// matrix, an `Eigen::Map`, a block of rows — is read in place (no copy); anything else (column-major
+// storage, expressions) is converted once into storage every copy of the view shares, so a view kept
+// in a score_batch can never dangle. Row-wise reductions are single Eigen expressions
 // (`cwiseProduct(...).rowwise().sum()`), which Eigen fuses into one pass over both operands.
 #pragma once
 
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "scorelift/backends/eigen_view.hpp"
 #include "scorelift/concepts.hpp"
 #include "scorelift/errors.hpp"
 
@@ -19,8 +22,8 @@ namespace scorelift {
 template <class Scalar = double>
 struct eigen_backend {
   using scalar_type = Scalar;
-  using matrix_type = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using matrix_view = Eigen::Ref<const matrix_type>;
+  using matrix_type = eigen_row_matrix<Scalar>;
+  using matrix_view = eigen_view<Scalar>;
   using vector_type = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   using generator_type = std::mt19937_64;
 
@@ -32,7 +35,7 @@ struct eigen_backend {
   static std::string shape_string(const matrix_view& m) { return detail::shape_string({m.rows(), m.cols()}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
-    return m.middleRows(begin, end - begin);
+    return m.slice_rows(begin, end);
   }
 
   static vector_type row_dot(const matrix_view& x, const matrix_view& y) {

@@ -25,8 +25,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scorelift/concepts.hpp"
@@ -111,16 +113,22 @@ struct thrust_backend {
     const Scalar* data() const { return thrust::raw_pointer_cast(values.data()); }
   };
 
-  /// A non-owning view of rows × cols contiguous row-major scalars in device memory.
+  /// A view of rows × cols contiguous row-major scalars in device memory. A view of a temporary (a
+  /// batch returned by value) keeps it alive in `owned`, shared by every copy and slice of the view,
+  /// so a view stored in a score_batch cannot dangle; views of lvalues and pointers own nothing.
   struct matrix_view {
     const Scalar* data = nullptr;
     index_t rows = 0;
     index_t cols = 0;
+    std::shared_ptr<const matrix_type> owned{};
 
-    matrix_view(const Scalar* device_pointer, index_t n_rows, index_t n_cols)
-        : data(device_pointer), rows(n_rows), cols(n_cols) {}
+    matrix_view(const Scalar* device_pointer, index_t n_rows, index_t n_cols, std::shared_ptr<const matrix_type> keep = {})
+        : data(device_pointer), rows(n_rows), cols(n_cols), owned(std::move(keep)) {}
     matrix_view(const matrix_type& m)  // NOLINT(google-explicit-constructor): a view, like Eigen::Ref
         : data(m.data()), rows(m.rows), cols(m.cols) {}
+    matrix_view(matrix_type&& temporary)  // NOLINT(google-explicit-constructor)
+        : matrix_view(std::make_shared<const matrix_type>(std::move(temporary))) {}
+    explicit matrix_view(std::shared_ptr<const matrix_type> keep) : matrix_view(*keep) { owned = std::move(keep); }
   };
 
   static constexpr const char* name = "thrust";
@@ -132,7 +140,7 @@ struct thrust_backend {
   static std::string shape_string(const matrix_view& m) { return detail::shape_string({rows(m), cols(m)}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
-    return matrix_view(m.data + begin * m.cols, end - begin, m.cols);
+    return matrix_view(m.data + begin * m.cols, end - begin, m.cols, m.owned);
   }
 
   /// [b] = Σ_j x_bj y_bj: one segmented reduction over all B·D products (keys = row index), so a

@@ -10,8 +10,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
@@ -30,15 +32,22 @@ struct xtensor_backend {
   using vector_type = xt::xtensor<Scalar, 1>;
   using generator_type = std::mt19937_64;
 
-  /// Non-owning row-major view: `data` points at rows × cols contiguous scalars.
+  /// Row-major view: `data` points at rows × cols contiguous scalars. A view of a temporary (a
+  /// matrix returned by value) keeps it alive in `owned`, shared by every copy and slice of the view,
+  /// so a view stored in a score_batch cannot dangle; views of lvalues and pointers own nothing.
   struct matrix_view {
     const Scalar* data = nullptr;
     index_t rows = 0;
     index_t cols = 0;
+    std::shared_ptr<const matrix_type> owned{};
 
-    matrix_view(const Scalar* pointer, index_t n_rows, index_t n_cols) : data(pointer), rows(n_rows), cols(n_cols) {}
+    matrix_view(const Scalar* pointer, index_t n_rows, index_t n_cols, std::shared_ptr<const matrix_type> keep = {})
+        : data(pointer), rows(n_rows), cols(n_cols), owned(std::move(keep)) {}
     matrix_view(const matrix_type& m)  // NOLINT(google-explicit-constructor): a view, like Eigen::Ref
         : data(m.data()), rows(static_cast<index_t>(m.shape()[0])), cols(static_cast<index_t>(m.shape()[1])) {}
+    matrix_view(matrix_type&& temporary)  // NOLINT(google-explicit-constructor)
+        : matrix_view(std::make_shared<const matrix_type>(std::move(temporary))) {}
+    explicit matrix_view(std::shared_ptr<const matrix_type> keep) : matrix_view(*keep) { owned = std::move(keep); }
 
     /// The view as an xtensor expression (no copy).
     auto expression() const {
@@ -55,7 +64,7 @@ struct xtensor_backend {
   static std::string shape_string(const matrix_view& m) { return detail::shape_string({m.rows, m.cols}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
-    return matrix_view(m.data + begin * m.cols, end - begin, m.cols);
+    return matrix_view(m.data + begin * m.cols, end - begin, m.cols, m.owned);
   }
 
   static vector_type row_dot(const matrix_view& x, const matrix_view& y) {

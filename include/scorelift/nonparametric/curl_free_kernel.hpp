@@ -44,7 +44,8 @@ struct curl_free_kernel {
     return profile.template derivative<0>((x - y).squaredNorm());
   }
 
-  /// The kernel between X (N×D) and Y (M×D), kept for repeated products. Views X and Y.
+  /// The kernel between X (N×D) and Y (M×D), kept for repeated products. Keeps views of X and Y:
+  /// row-major storage is read in place (it must outlive the block), anything else is a shared copy.
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)

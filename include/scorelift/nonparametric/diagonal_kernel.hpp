@@ -33,7 +33,8 @@ struct diagonal_kernel {
   }
 
   /// The kernel between two sample sets X (N×D) and Y (M×D), kept for repeated products.
-  /// Views X and Y: both must outlive the block.
+  /// Keeps views of X and Y: row-major storage is read in place (it must outlive the block); anything
+  /// else was converted into a copy the block shares (eigen_view), so it cannot dangle.
   class block {
    public:
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
