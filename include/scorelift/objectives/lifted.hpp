@@ -41,6 +41,7 @@
 #include "scorelift/errors.hpp"
 #include "scorelift/objectives/detail/running_residual.hpp"
 #include "scorelift/objectives/detail/validate.hpp"
+#include "scorelift/objectives/lifted_sums.hpp"
 #include "scorelift/objectives/score_batch.hpp"
 
 namespace scorelift {
@@ -53,33 +54,67 @@ struct lifted_options {
 };
 
 /// Lifted residual loss (LSE with `divergence`, LDSE with `target`), value and input-gradients.
+/// With `reduce`, the batch is one shard of a data-parallel batch: the half sums are summed over the
+/// shards before the products are formed (lifted_sums.hpp), and the value, the gradients (of the global
+/// loss with respect to this shard's inputs) and the alignments are those of the whole batch.
 template <Backend B>
-objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lifted_options& options = {}) {
+objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lifted_options& options = {},
+                                         const lifted_sums_reducer& reduce = {}) {
   constexpr const char* where = "lifted_residual_loss";
   const detail::batch_extents extents = detail::validate_score_batch(batch, where, 2);
   detail::require(extents.has_target || !options.distance_form, where,
                   "the distance form needs argument 'target' (E‖s‖² is unknown with 'divergence')");
   using matrix_view = typename B::matrix_view;
   using vector_type = typename B::vector_type;
+  using half = lifted_sums::half;
 
   const index_t n = extents.batch;
   const index_t n_a = n / 2;
-  const index_t n_b = n - n_a;
-  const double size_a = static_cast<double>(n_a);
-  const double size_b = static_cast<double>(n_b);
   const matrix_view like = batch.modes.front();
-  // (mean_A x, mean_B x) of a per-sample vector.
-  const auto half_means = [&](const vector_type& per_sample) {
-    return std::pair{B::sum(per_sample, 0, n_a) / size_a, B::sum(per_sample, n_a, n) / size_b};
+  const auto levels = static_cast<std::size_t>(extents.levels);
+  const vector_type weights = detail::weights_or_ones(batch, n);
+  // Adds Σ_{b∈A} v_b and Σ_{b∈B} v_b of a per-sample vector to the two halves' entries.
+  const auto add_half_sums = [&](const vector_type& per_sample, double& sum_a, double& sum_b) {
+    sum_a += B::sum(per_sample, 0, n_a);
+    sum_b += B::sum(per_sample, n_a, n);
   };
+
+  // Pass 1: the sums (and w κ, w κ² per level, which pass 2 reuses).
+  lifted_sums sums(levels);
+  sums.count(half::a) = static_cast<double>(n_a);
+  sums.count(half::b) = static_cast<double>(n - n_a);
+  if (options.distance_form)
+    add_half_sums(B::multiply(weights, B::row_dot(*batch.target, *batch.target)), sums.target_energy(half::a),
+                  sums.target_energy(half::b));
+  std::vector<vector_type> weight_kappa, weight_kappa2;
+  weight_kappa.reserve(levels);
+  weight_kappa2.reserve(levels);
+  {
+    detail::running_residual<B> rho(batch);
+    for (std::size_t l = 0; l < levels; ++l) {
+      const matrix_view f = batch.modes[l];
+      const vector_type kappa = detail::signs_or_ones(batch, l, n);
+      // α_b = w_b ⟨r_b, f_b⟩ (unsigned f: the sign tracker's input); κα is c's per-sample term.
+      const vector_type alignment = rho.alignment(l, weights);
+      sums.unsigned_alignment(l) = B::sum(alignment, 0, n);
+      add_half_sums(B::multiply(kappa, alignment), sums.alignment(l, half::a), sums.alignment(l, half::b));
+      weight_kappa.push_back(B::multiply(weights, kappa));
+      weight_kappa2.push_back(B::multiply(weight_kappa.back(), kappa));
+      add_half_sums(B::multiply(weight_kappa2.back(), B::row_dot(f, f)), sums.energy(l, half::a),
+                    sums.energy(l, half::b));
+      if (l + 1 < levels) rho.subtract(kappa, l);
+    }
+  }
+  sums.reduce_with(reduce, where);
+
+  // Pass 2: the value from the (global) means, the gradients from the other half's mean.
+  const double size_a = sums.count(half::a), size_b = sums.count(half::b);
+  const double dim_scale = options.divide_by_dim_squared ? 1.0 / static_cast<double>(extents.dim * extents.dim) : 1.0;
+  const double scale = dim_scale / static_cast<double>(extents.levels);  // ∂value/∂L_l
   // [b] = y_other / n_own: each half's gradient carries the *other* half's statistic.
   const auto other_over_own = [&](double y_a, double y_b) {
     return B::split_filled(n, n_a, y_b / size_a, y_a / size_b, like);
   };
-  const auto levels = static_cast<std::size_t>(extents.levels);
-  const double dim_scale = options.divide_by_dim_squared ? 1.0 / static_cast<double>(extents.dim * extents.dim) : 1.0;
-  const double scale = dim_scale / static_cast<double>(extents.levels);  // ∂value/∂L_l
-  const vector_type weights = detail::weights_or_ones(batch, n);
 
   objective_result<B> result;
   result.level_values.reserve(levels);
@@ -89,26 +124,21 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
   // Distance term ½ T_A T_B with T_h = mean_h w‖t‖²; it appears in every L_l, hence ×L·scale.
   double distance_term = 0.0;
   if (options.distance_form) {
-    const matrix_view target = *batch.target;
-    const auto [t_a, t_b] = half_means(B::multiply(weights, B::row_dot(target, target)));
+    const double t_a = sums.mean(sums.target_energy(half::a), half::a);
+    const double t_b = sums.mean(sums.target_energy(half::b), half::b);
     distance_term = 0.5 * t_a * t_b;
     const double total = scale * static_cast<double>(extents.levels);
-    result.grad_target = B::scaled_rows(B::multiply(weights, other_over_own(total * t_a, total * t_b)), target);
+    result.grad_target = B::scaled_rows(B::multiply(weights, other_over_own(total * t_a, total * t_b)), *batch.target);
   }
 
   detail::running_residual<B> rho(batch);
   for (std::size_t l = 0; l < levels; ++l) {
     const matrix_view f = batch.modes[l];
-    const vector_type kappa = detail::signs_or_ones(batch, l, n);
-
-    // α_b = w_b ⟨r_b, f_b⟩ (unsigned f: the sign tracker's input); κα is c's per-sample term.
-    const vector_type alignment = rho.alignment(l, weights);
-    result.residual_alignment.push_back(B::sum(alignment, 0, n) / static_cast<double>(n));
-    const auto [c_a, c_b] = half_means(B::multiply(kappa, alignment));
-    // G_h[l,l] = mean_h w κ² ‖f‖².
-    const vector_type weight_kappa = B::multiply(weights, kappa);
-    const vector_type weight_kappa2 = B::multiply(weight_kappa, kappa);
-    const auto [g_a, g_b] = half_means(B::multiply(weight_kappa2, B::row_dot(f, f)));
+    result.residual_alignment.push_back(sums.unsigned_alignment(l) / (size_a + size_b));
+    const double c_a = sums.mean(sums.alignment(l, half::a), half::a);
+    const double c_b = sums.mean(sums.alignment(l, half::b), half::b);
+    const double g_a = sums.mean(sums.energy(l, half::a), half::a);  // G_h[l,l] = mean_h w κ² ‖f‖²
+    const double g_b = sums.mean(sums.energy(l, half::b), half::b);
 
     const double level_value = dim_scale * (-c_a * c_b + 0.5 * g_a * g_b + distance_term);
     result.level_values.push_back(level_value);
@@ -116,8 +146,8 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
 
     // u_b = scale · w_b κ_b · (−c_other / n_own): the coefficient of ρ in ∂/∂f, of f in ∂/∂t,
     // and minus ∂/∂div.
-    const vector_type u = B::multiply(weight_kappa, other_over_own(-scale * c_a, -scale * c_b));
-    typename B::matrix_type grad = B::scaled_rows(B::multiply(weight_kappa2, other_over_own(scale * g_a, scale * g_b)), f);
+    const vector_type u = B::multiply(weight_kappa[l], other_over_own(-scale * c_a, -scale * c_b));
+    typename B::matrix_type grad = B::scaled_rows(B::multiply(weight_kappa2[l], other_over_own(scale * g_a, scale * g_b)), f);
     if (!rho.is_zero()) B::add_scaled_rows(grad, u, rho.view());
     result.grad_modes.push_back(std::move(grad));
     if (batch.target) {
@@ -125,7 +155,7 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
     } else {
       result.grad_divergence.push_back(B::axpby(-1.0, u, 0.0, u));
     }
-    if (l + 1 < levels) rho.subtract(kappa, l);
+    if (l + 1 < levels) rho.subtract(detail::signs_or_ones(batch, l, n), l);
   }
   return result;
 }

@@ -137,16 +137,19 @@ score_batch<torch_backend<Scalar>> make_batch(const torch::Tensor& modes, const 
   return batch;
 }
 
-/// The core's lifted residual loss, with the fused CUDA path tried first.
+/// The core's lifted residual loss, with the fused CUDA path tried first (for a batch that is the
+/// whole batch: the fused kernels form the products themselves, so a reduced loss takes the core).
 struct lifted_objective {
   static constexpr const char* name = "lifted_residual_loss";
   lifted_options options;
+  lifted_sums_reducer reduce{};  // data-parallel global statistics (distributed/lifted_statistics.hpp)
 
   template <class Scalar>
   objective_result<torch_backend<Scalar>> operator()(const torch::Tensor& modes,
                                                      const score_batch<torch_backend<Scalar>>& batch) const {
-    if (auto fused = try_fused_lifted<Scalar>(modes, batch, options)) return std::move(*fused);
-    return scorelift::lifted_residual_loss(batch, options);
+    if (!reduce)
+      if (auto fused = try_fused_lifted<Scalar>(modes, batch, options)) return std::move(*fused);
+    return scorelift::lifted_residual_loss(batch, options, reduce);
   }
 };
 
@@ -308,14 +311,18 @@ struct sliced_function : torch::autograd::Function<sliced_function> {
 
 /// Lifted residual loss (LSE with `divergence`, LDSE with `target`) of modes [L, B, D]: mean over
 /// levels of −c_A c_B + ½ G_A G_B (objectives/lifted.hpp), with the closed-form semi-gradient.
+/// `reduce` (data-parallel training: distributed::global_lifted_sums) sums the half sums over the
+/// processes first, so value, gradients and alignments are those of the global batch.
 inline objective_output lifted_residual_loss(const torch::Tensor& modes, const objective_inputs& inputs,
-                                             const lifted_options& options = {}) {
-  return detail::apply_objective(modes, inputs, detail::lifted_objective{options});
+                                             const lifted_options& options = {},
+                                             const lifted_sums_reducer& reduce = {}) {
+  return detail::apply_objective(modes, inputs, detail::lifted_objective{options, reduce});
 }
 /// The same with the L modes given as a list of [B, D] tensors.
 inline objective_output lifted_residual_loss(const std::vector<torch::Tensor>& modes, const objective_inputs& inputs,
-                                             const lifted_options& options = {}) {
-  return lifted_residual_loss(detail::stack_modes(modes, "lifted_residual_loss"), inputs, options);
+                                             const lifted_options& options = {},
+                                             const lifted_sums_reducer& reduce = {}) {
+  return lifted_residual_loss(detail::stack_modes(modes, "lifted_residual_loss"), inputs, options, reduce);
 }
 
 /// Residual ISM (exact `divergence`), SSM-VR (Hutchinson `divergence`) or DSM (`target`) of modes

@@ -107,13 +107,15 @@ inline tangent_objective_output sliced_score_matching_backward(ResidualStack& st
 
 /// The lifted residual loss (LSE: Hutchinson divergences, global signs stack->signs(x)) of every level,
 /// with ∂J/∂θ accumulated into the parameters' .grad; residual_alignment feeds stack->update_signs.
+/// `reduce`: the data-parallel global statistics (distributed/lifted_statistics.hpp).
 inline tangent_objective_output lifted_residual_backward(ResidualStack& stack, const torch::Tensor& x,
                                                          const hutchinson_options& options, at::Generator& gen,
                                                          const lifted_options& lifted = {},
-                                                         const torch::Tensor& c = {}) {
+                                                         const torch::Tensor& c = {},
+                                                         const lifted_sums_reducer& reduce = {}) {
   const detail::stack_tangent_passes passes(stack, x, options, gen, c, "lifted_residual_backward");
   const auto& terms = passes.terms();
-  const detail::lifted_objective objective{lifted};
+  const detail::lifted_objective objective{lifted, reduce};
   const auto inputs = detail::prepare_inputs(
       terms.outputs, objective_inputs{.divergence = terms.divergence, .signs = stack->signs(x)}, objective.name);
   auto evaluated = detail::evaluate_objective(objective, terms.outputs, inputs);
