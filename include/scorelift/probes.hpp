@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "scorelift/concepts.hpp"
+#include "scorelift/detail/checked_arithmetic.hpp"
 #include "scorelift/errors.hpp"
 
 namespace scorelift {
@@ -30,8 +31,9 @@ inline std::string_view probe_name(probe_kind kind) {
     case probe_kind::rademacher: return "rademacher";
     case probe_kind::gaussian: return "gaussian";
     case probe_kind::sphere: return "sphere";
+    default: break;  // a value cast from an integer outside the enumeration
   }
-  return "unknown";
+  detail::fail("probe_name", "argument 'kind' is ", static_cast<int>(kind), " which is not a probe_kind");
 }
 
 /// The probe kind called `name` (the inverse of probe_name).
@@ -49,6 +51,9 @@ std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes
   constexpr const char* where = "draw_probes";
   detail::require(probes >= 1, where, "argument 'probes' is ", probes, " but at least one probe per sample is needed");
   detail::require(batch >= 1 && dim >= 1, where, "the probe shape [", batch, ", ", dim, "] must have B >= 1 and D >= 1");
+  // M·B·D values are drawn: refuse a count that wraps before a backend sizes a buffer with it.
+  detail::checked_multiply(probes, detail::checked_multiply(batch, dim, where, "batch × dim"), where,
+                           "probes × batch × dim");
   std::vector<typename B::matrix_type> out;
   out.reserve(static_cast<std::size_t>(probes));
   for (index_t m = 0; m < probes; ++m) {
@@ -67,6 +72,7 @@ std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes
         }
         break;
       }
+      default: detail::fail(where, "argument 'kind' is ", static_cast<int>(kind), " which is not a probe_kind");
     }
   }
   return out;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "objective_test_support.hpp"
 #include "scorelift/probes.hpp"
@@ -66,11 +67,26 @@ TEST_CASE_TEMPLATE("probe_projections and average_over_probes compute vᵀf and 
   typename B::generator_type gen(1);
   CHECK_THROWS_WITH_AS(scorelift::draw_probes<B>(probe_kind::gaussian, 0, 2, 2, gen, f),
                        doctest::Contains("draw_probes: argument 'probes' is 0"), scorelift::invalid_argument);
+  // Element counts that wrap index_t are refused before any backend sizes a buffer with them.
+  const index_t half = std::numeric_limits<index_t>::max() / 2 + 1;
+  CHECK_THROWS_WITH_AS(scorelift::draw_probes<B>(probe_kind::gaussian, 1, half, 2, gen, f),
+                       doctest::Contains("draw_probes: batch × dim = 4611686018427387904 × 2 overflows index_t"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(scorelift::draw_probes<B>(probe_kind::rademacher, 4, index_t{1} << 31, index_t{1} << 31, gen, f),
+                       doctest::Contains("draw_probes: probes × batch × dim = 4 × 4611686018427387904 overflows"),
+                       scorelift::invalid_argument);
+  // A kind cast from an integer outside the enumeration: an error, not silently fewer probes.
+  CHECK_THROWS_WITH_AS(scorelift::draw_probes<B>(static_cast<probe_kind>(7), 2, 2, 2, gen, f),
+                       doctest::Contains("draw_probes: argument 'kind' is 7 which is not a probe_kind"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("probe kinds round-trip through their names") {
   for (probe_kind kind : {probe_kind::rademacher, probe_kind::gaussian, probe_kind::sphere})
     CHECK(scorelift::parse_probe_kind(scorelift::probe_name(kind)) == kind);
   CHECK_THROWS_WITH_AS(scorelift::parse_probe_kind("unit-sphere"), doctest::Contains("'unit-sphere'"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(scorelift::probe_name(static_cast<probe_kind>(-1)),
+                       doctest::Contains("probe_name: argument 'kind' is -1 which is not a probe_kind"),
                        scorelift::invalid_argument);
 }

@@ -127,6 +127,19 @@ TEST_CASE("load_fashion_mnist rejects inconsistent or missing files, naming them
     write_gzip(dir.file("train-labels-idx1-ubyte.gz"), idx_bytes({2}, {3, 10}));
     CHECK(message_of_load(dir.str()).find("label 10 at index 1") != std::string::npos);
   }
+  SUBCASE("an images file that claims 2^28 images is refused from its header") {
+    write_fashion_like(dir.str(), "train", 2);
+    write_gzip(dir.file("train-images-idx3-ubyte.gz"), idx_bytes({1U << 28U, 28, 28}, {}));
+    const auto message = message_of_load(dir.str());
+    CHECK(message.find("train-images-idx3-ubyte.gz' declares shape [268435456, 28, 28]") != std::string::npos);
+  }
+  SUBCASE("image index out of range") {
+    write_fashion_like(dir.str(), "train", 2);
+    const auto data = load_fashion_mnist(fashion_mnist_split::train, dir.str());
+    CHECK_THROWS_WITH_AS((void)data.image(2), doctest::Contains("image_dataset::image: argument 'i' is 2"),
+                         invalid_argument);
+    CHECK_THROWS_AS((void)data.image(-1), invalid_argument);
+  }
   SUBCASE("negative max_items") {
     CHECK_THROWS_AS(load_fashion_mnist(fashion_mnist_split::test, dir.str(), -3), invalid_argument);
   }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 using namespace scorelift::diffusion;
@@ -92,6 +93,24 @@ TEST_CASE("respaced_timesteps: increasing, distinct, evenly spread, ending at T"
   CHECK(uneven == std::vector<index_t>{4, 7, 10});
   const auto all = respaced_timesteps(7, 7);
   for (index_t i = 0; i < 7; ++i) CHECK(all[static_cast<std::size_t>(i)] == i + 1);
+  // The overflow-free form i·q + ⌈i·r/S⌉ agrees with ⌈i·T/S⌉ = (i·T + S − 1)/S wherever i·T fits.
+  for (index_t T = 1; T <= 64; ++T)
+    for (index_t S = 1; S <= T; ++S) {
+      const auto taus_ts = respaced_timesteps(T, S);
+      for (index_t i = 1; i <= S; ++i) CHECK(taus_ts[static_cast<std::size_t>(i - 1)] == (i * T + S - 1) / S);
+    }
+}
+
+TEST_CASE("respaced_timesteps: T near PTRDIFF_MAX is exact, and a product that cannot fit is a clear error") {
+  constexpr index_t T = std::numeric_limits<index_t>::max();  // i·T overflowed at i = 2 before
+  CHECK(respaced_timesteps(T, 2) == std::vector<index_t>{T / 2 + 1, T});  // ⌈T/2⌉, T
+  CHECK(respaced_timesteps(T, 3) == std::vector<index_t>{T / 3 + 1, 2 * (T / 3) + 1, T});  // T = 3q + 1
+  CHECK(respaced_timesteps(T, 1) == std::vector<index_t>{T});
+  // S = 2^32 + 1 leaves r = 2^31 and S·r > T: refused before 2^32 entries are allocated.
+  CHECK_THROWS_WITH_AS(respaced_timesteps(T, (index_t{1} << 32) + 1),
+                       doctest::Contains("respaced_timesteps: sampling_steps × (steps mod sampling_steps) = "
+                                         "4294967297 × 2147483648 overflows index_t"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("discrete schedules: bad input throws naming the argument") {

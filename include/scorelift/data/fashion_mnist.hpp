@@ -37,8 +37,12 @@ struct image_dataset {
   std::vector<std::uint8_t> labels;
 
   index_t dimension() const { return height * width; }
-  /// The first pixel of image i (its row of the N × D matrix).
-  const float* image(index_t i) const { return pixels.data() + i * dimension(); }
+  /// The first pixel of image i (its row of the N × D matrix), 0 <= i < count.
+  const float* image(index_t i) const {
+    scorelift::detail::require(i >= 0 && i < count, "image_dataset::image", "argument 'i' is ", i,
+                               " but the dataset holds images [0, ", count, ")");
+    return pixels.data() + i * dimension();
+  }
 };
 
 /// The directory the loader reads: `directory` if given, else $SCORELIFT_FASHION_MNIST_DIR, else
@@ -74,13 +78,18 @@ inline image_dataset load_fashion_mnist(fashion_mnist_split split, const std::st
   const std::string images_path = detail::locate_idx_file(dir, prefix + "-images-idx3-ubyte");
   const std::string labels_path = detail::locate_idx_file(dir, prefix + "-labels-idx1-ubyte");
 
+  // Both headers first (each checked against its file's size): a wrong image shape or a count
+  // mismatch is refused before either payload is read or allocated.
+  const idx_header images_header = read_idx_header(images_path, 3);
+  const idx_header labels_header = read_idx_header(labels_path, 1);
+  scorelift::detail::require(images_header.shape[1] == 28 && images_header.shape[2] == 28, where, "file '",
+                             images_path, "' holds images of shape ", detail::shape_string(images_header.shape),
+                             " but Fashion-MNIST images are 28 × 28");
+  scorelift::detail::require(images_header.shape[0] == labels_header.shape[0], where, "file '", images_path,
+                             "' holds ", images_header.shape[0], " images but '", labels_path, "' holds ",
+                             labels_header.shape[0], " labels");
   const idx_array images = read_idx_ubyte(images_path, 3, max_items);
   const idx_array labels = read_idx_ubyte(labels_path, 1, max_items);
-  scorelift::detail::require(images.shape[1] == 28 && images.shape[2] == 28, where, "file '", images_path,
-                             "' holds images of shape ", detail::shape_string(images.shape),
-                             " but Fashion-MNIST images are 28 × 28");
-  scorelift::detail::require(images.shape[0] == labels.shape[0], where, "file '", images_path, "' holds ",
-                             images.shape[0], " images but '", labels_path, "' holds ", labels.shape[0], " labels");
 
   image_dataset out;
   out.count = images.shape[0];

@@ -13,6 +13,7 @@
 #include <numbers>
 #include <vector>
 
+#include "scorelift/detail/checked_arithmetic.hpp"
 #include "scorelift/diffusion/noise_level.hpp"
 #include "scorelift/errors.hpp"
 
@@ -106,12 +107,27 @@ inline discrete_schedule cosine_schedule(index_t steps, double s = 0.008, double
 
 /// S timesteps of {1..T} evenly spread for a respaced sampler (DDIM): τ_i = ⌈i·T/S⌉, i = 1..S,
 /// increasing, distinct, ending at τ_S = T.
+///
+/// i·T overflows index_t long before T does (T > 3·10⁹ is enough), so with T = qS + r (0 ≤ r < S)
+///     τ_i = ⌈i(qS + r)/S⌉ = i·q + ⌈i·r/S⌉ = i·q + (i·r + S − 1)/S,
+/// where i·q ≤ T and only i·r + S − 1 < S² + S remains; that is checked once, for i = S, before
+/// anything is allocated (it fails only for S beyond ~3·10⁹ with r ≠ 0).
 inline std::vector<index_t> respaced_timesteps(index_t steps, index_t sampling_steps) {
-  scorelift::detail::require(sampling_steps >= 1 && sampling_steps <= steps, "respaced_timesteps", "argument 'sampling_steps' is ",
-                  sampling_steps, " but must lie in [1, ", steps, "]");
-  std::vector<index_t> taus(static_cast<std::size_t>(sampling_steps));
-  for (index_t i = 1; i <= sampling_steps; ++i)
-    taus[static_cast<std::size_t>(i - 1)] = (i * steps + sampling_steps - 1) / sampling_steps;
+  constexpr const char* where = "respaced_timesteps";
+  scorelift::detail::require(sampling_steps >= 1 && sampling_steps <= steps, where, "argument 'sampling_steps' is ",
+                             sampling_steps, " but must lie in [1, ", steps, "]");
+  const index_t q = steps / sampling_steps;
+  const index_t r = steps % sampling_steps;
+  const index_t last_product =
+      scorelift::detail::checked_multiply(sampling_steps, r, where, "sampling_steps × (steps mod sampling_steps)");
+  scorelift::detail::checked_add(last_product, sampling_steps - 1, where,
+                                 "sampling_steps × (steps mod sampling_steps) + (sampling_steps − 1)");
+  // Exact in unsigned arithmetic now that the largest term is known to fit (and no signed overflow
+  // is left for the optimiser to reason about).
+  const auto S = static_cast<std::size_t>(sampling_steps), uq = static_cast<std::size_t>(q),
+             ur = static_cast<std::size_t>(r);
+  std::vector<index_t> taus(S);
+  for (std::size_t i = 1; i <= S; ++i) taus[i - 1] = static_cast<index_t>(i * uq + (i * ur + S - 1) / S);
   return taus;
 }
 

@@ -30,8 +30,9 @@ inline std::string to_string(autoencoder_kind kind) {
     case autoencoder_kind::implicit_vae: return "implicit VAE";
     case autoencoder_kind::gaussian_vae: return "Gaussian VAE";
     case autoencoder_kind::wae: return "WAE";
+    default: break;  // a value cast from an integer outside the enumeration
   }
-  return "?";
+  scorelift::detail::fail("to_string", "argument 'kind' is ", static_cast<int>(kind), " which is not an autoencoder_kind");
 }
 
 struct autoencoder_options {
@@ -87,8 +88,10 @@ class AutoencoderImpl : public torch::nn::Module {
         return {mean + log_std.exp() * noise, mean, log_std};
       }
       case autoencoder_kind::wae: return {encoder_->forward(x) + options_.wae_sigma * noise, {}, {}};
+      default: break;  // a value cast from an integer outside the enumeration
     }
-    return {};
+    scorelift::detail::fail("Autoencoder::encode", "options.kind is ", static_cast<int>(options_.kind),
+                            " which is not an autoencoder_kind");
   }
 
   torch::Tensor decode_logits(const torch::Tensor& z) { return decoder_->forward(z); }

@@ -77,6 +77,9 @@ class implicit_trainer {
         loss = (squared_error(torch::sigmoid(logits), x) + negative_log_prior(code.z)).mean() +
                entropy_gradient_surrogate(code.z, estimator_->score(code.z.detach(), context));
         break;
+      default:  // a value cast from an integer outside the enumeration
+        scorelift::detail::fail("implicit_trainer::step", "options.kind is ", static_cast<int>(options.kind),
+                                " which is not an autoencoder_kind");
     }
     optimizer_.zero_grad();
     loss.backward();
