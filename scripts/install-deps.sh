@@ -8,6 +8,7 @@ packages=(
   clang libomp-dev                # the sanitizer pass of scripts/test.sh builds with Clang
   libeigen3-dev xtensor-dev doctest-dev libcli11-dev nlohmann-json3-dev
   libtorch-dev libthrust-dev libbenchmark-dev
+  libgloo-dev                     # the c10d Gloo header of LibTorch includes gloo's (data-parallel training)
   libopenblas0-pthread            # LibTorch runs ~4x faster on OpenBLAS than on the reference BLAS
   libblas-dev                     # cblas.h and the link-time libblas.so of scorelift::blas
   dataset-fashion-mnist zlib1g-dev

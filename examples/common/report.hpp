@@ -59,8 +59,11 @@ inline std::string format_mean_std(double mean, double std, int precision = 3) {
 /// A single progress line, redrawn in place: "[label] step 120/500  loss -1.234  (3.2 s)".
 class progress {
  public:
-  progress(std::string label, long total) : label_(std::move(label)), total_(total), start_(clock::now()) {}
+  /// `visible` false: a silent bar (the ranks of a data-parallel run other than rank 0).
+  progress(std::string label, long total, bool visible = true)
+      : label_(std::move(label)), total_(total), visible_(visible), start_(clock::now()) {}
   void update(long step, const std::string& detail = "") {
+    if (!visible_) return;
     const double seconds = std::chrono::duration<double>(clock::now() - start_).count();
     if (step != total_ && seconds - last_ < 0.25) return;  // redraw at most 4 times a second
     last_ = seconds;
@@ -73,6 +76,7 @@ class progress {
   using clock = std::chrono::steady_clock;
   std::string label_;
   long total_;
+  bool visible_;
   clock::time_point start_;
   double last_ = -1.0;
 };

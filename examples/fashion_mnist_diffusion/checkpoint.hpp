@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,10 +31,14 @@ struct checkpoint_config {
   }
 };
 
+/// The checkpoint format this program writes and reads (bump when the layout changes).
+inline constexpr int64_t checkpoint_format = 1;
+
 inline void save_checkpoint(const std::string& path, const checkpoint_config& config,
                             std::vector<diffusion::torch_ext::UNet>& nets, torch::optim::Optimizer& optimiser,
                             const std::optional<sign_tracker>& signs, int64_t step) {
   torch::serialize::OutputArchive archive;
+  archive.write("format", torch::tensor(checkpoint_format, torch::kInt64));
   archive.write("config", torch::tensor(config.shape_fields(), torch::kInt64));
   archive.write("step", torch::tensor(step, torch::kInt64));
   for (std::size_t l = 0; l < nets.size(); ++l) {
@@ -45,36 +50,65 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
   optimiser.save(optimiser_archive);
   archive.write("optimiser", optimiser_archive);
   if (signs) archive.write("signs", torch::tensor(signs->state(), torch::kFloat64));
-  archive.save_to(path);
+  // Written beside the old checkpoint, then renamed over it: a run killed while saving leaves the
+  // previous checkpoint intact (rename within a directory is atomic).
+  const std::string partial = path + ".partial";
+  archive.save_to(partial);
+  std::filesystem::rename(partial, path);
 }
 
 /// Loads a checkpoint written by save_checkpoint into the (already constructed) nets, optimiser and
-/// sign state; returns the step it was written at.
+/// sign state; returns the step it was written at. An empty, truncated, corrupted, foreign or
+/// other-version file, or one written with other shape flags, is refused with a message saying which;
+/// the file itself is never modified.
 inline int64_t load_checkpoint(const std::string& path, const checkpoint_config& config,
                                std::vector<diffusion::torch_ext::UNet>& nets, torch::optim::Optimizer& optimiser,
                                std::optional<sign_tracker>& signs, const torch::Device& device) {
+  constexpr const char* where = "load_checkpoint";
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  detail::require(!error, where, "checkpoint '", path, "' cannot be opened: ", error.message());
+  detail::require(size > 0, where, "checkpoint '", path, "' is empty");
+  // LibTorch reports a damaged archive as a c10::Error deep in its zip reader: say what it means here.
+  const auto readable = [&](const char* what, const auto& read) {
+    try {
+      read();
+    } catch (const c10::Error& e) {
+      detail::fail(where, "checkpoint '", path, "' (", size, " bytes) cannot be read (", what,
+                   "): it is truncated, corrupted or not a checkpoint of this program (", e.what_without_backtrace(),
+                   ")");
+    }
+  };
   torch::serialize::InputArchive archive;
-  archive.load_from(path, device);
-  torch::Tensor stored_config, step;
-  archive.read("config", stored_config);
+  readable("its archive", [&] { archive.load_from(path, device); });
+  torch::Tensor format, stored_config, step;
+  readable("its format field", [&] { archive.read("format", format); });
+  detail::require(format.numel() == 1 && format.item<int64_t>() == checkpoint_format, where, "checkpoint '", path,
+                  "' has format ", format.numel() == 1 ? format.item<int64_t>() : -1, " but this program reads format ",
+                  checkpoint_format);
+  readable("its configuration", [&] { archive.read("config", stored_config); });
   const auto expected = config.shape_fields();
   const std::vector<int64_t> stored(stored_config.data_ptr<int64_t>(),
                                     stored_config.data_ptr<int64_t>() + stored_config.numel());
   detail::require(stored == expected, "load_checkpoint", "checkpoint '", path,
                   "' was written by a run with ", checkpoint_config::describe(stored), " but this run has ",
                   checkpoint_config::describe(expected), ": pass the same flags to resume");
-  archive.read("step", step);
+  readable("its step", [&] { archive.read("step", step); });
   for (std::size_t l = 0; l < nets.size(); ++l) {
     torch::serialize::InputArchive net;
-    archive.read("net" + std::to_string(l), net);
-    nets[l]->load(net);
+    readable("a network", [&] {
+      archive.read("net" + std::to_string(l), net);
+      nets[l]->load(net);
+    });
   }
   torch::serialize::InputArchive optimiser_archive;
-  archive.read("optimiser", optimiser_archive);
-  optimiser.load(optimiser_archive);
+  readable("the optimiser state", [&] {
+    archive.read("optimiser", optimiser_archive);
+    optimiser.load(optimiser_archive);
+  });
   if (signs) {
     torch::Tensor state;
-    archive.read("signs", state);
+    readable("the signs", [&] { archive.read("signs", state); });
     state = state.to(torch::kCPU).contiguous();
     signs->set_state(std::vector<double>(state.data_ptr<double>(), state.data_ptr<double>() + state.numel()));
   }

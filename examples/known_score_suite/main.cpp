@@ -6,6 +6,7 @@
 //   known_scores                      # small default: a few minutes on 2 CPU cores
 //   known_scores --full               # longer training, wider nets, funnel in D = 2, 5, 10
 //   known_scores --device cuda --steps 2000 --targets eight_gaussians,banana
+//   scripts/launch.sh -n 2 known_scores    # data-parallel: 2 processes share each batch (or torchrun)
 //
 // Prints a table per target (Fisher divergence mean ± std over seeds, relative divergence, wall time
 // per step), writes <out>/results.json and PNG plots (score fields vs truth, loss and Fisher curves).
@@ -117,7 +118,8 @@ int run(int argc, char** argv) {
   long steps = -1;
   std::string targets_flag = "eight_gaussians,banana,funnel,hypercube,correlated", device_flag = "cpu",
               out_dir = "out/known_score_suite", funnel_flag, sigma_flag = "0.03,0.1,0.3",
-              methods_flag = "ism,ssm,ssm-vr,dsm,lse";
+              methods_flag = "ism,ssm,ssm-vr,dsm,lse", statistics_flag = "global";
+  double timeout_seconds = 300;
   app.add_flag("--full", full, "full run: 2000 steps, 128-wide depth-3 nets, batch 256, funnel in D = 2, 5, 10");
   app.add_option("--steps", steps, "training steps per run (default 300, or 2000 with --full)");
   app.add_option("--seeds", seeds, "seeds per method (mean ± std over them)")->check(CLI::Range(1, 100));
@@ -134,7 +136,14 @@ int run(int argc, char** argv) {
   app.add_flag("--double", use_double, "train in float64 (default float32)");
   app.add_option("--out", out_dir, "directory for results.json and the plots");
   app.add_flag("--no-plot", no_plot, "write the JSON only (no matplotlib)");
+  app.add_option("--lifted-statistics", statistics_flag,
+                 "data-parallel lifted losses: global (half sums all-reduced: the one-process loss) or local "
+                 "(each rank's own product of halves)")
+      ->check(CLI::IsMember({"global", "local"}));
+  app.add_option("--dist-timeout", timeout_seconds, "data-parallel: seconds a collective may wait for the others")
+      ->check(CLI::Range(1.0, 86400.0));
   CLI11_PARSE(app, argc, argv);
+  config.statistics = statistics_flag == "global" ? sd::lifted_statistics::global : sd::lifted_statistics::local;
 
   if (full) {
     config.steps = 2000;
@@ -158,6 +167,22 @@ int run(int argc, char** argv) {
     return 2;
   }
   torch::set_num_threads(threads);
+  // Data-parallel when launched with WORLD_SIZE (scripts/launch.sh, torchrun); alone otherwise. Only
+  // rank 0 prints and writes; every rank checks at once that the others run the same configuration.
+  const auto group = sd::process_group::from_environment(
+      {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = config.device});
+  if (!group.is_main()) {
+    std::cout.setstate(std::ios::failbit);
+    no_plot = true;
+  }
+  {
+    std::ostringstream arguments;
+    for (int i = 1; i < argc; ++i) arguments << argv[i] << ' ';
+    group.require_same_configuration(arguments.str());
+  }
+  if (group.is_distributed())
+    std::cout << "data-parallel: " << group.world_size() << " processes (" << group.backend_name() << "), global batch "
+              << config.batch << ", lifted statistics " << statistics_flag << "\n";
 
   std::vector<index_t> funnel_dims;
   for (const auto& d : split(funnel_flag)) funnel_dims.push_back(std::stoll(d));
@@ -167,7 +192,7 @@ int run(int argc, char** argv) {
   const auto options = torch::TensorOptions().dtype(config.dtype).device(config.device);
   const index_t max_ism_dim = 10;  // ISM takes D backward passes per step
 
-  std::filesystem::create_directories(out_dir);
+  if (group.is_main()) std::filesystem::create_directories(out_dir);
   nlohmann::json report = {{"config",
                             {{"steps", config.steps},
                              {"batch", config.batch},
@@ -180,7 +205,9 @@ int run(int argc, char** argv) {
                              {"device", device_flag},
                              {"dtype", use_double ? "float64" : "float32"},
                              {"threads", threads},
-                             {"probes", config.probes}}},
+                             {"probes", config.probes},
+                             {"world_size", group.world_size()},
+                             {"lifted_statistics", statistics_flag}}},
                            {"targets", nlohmann::json::array()}};
   std::cout << "known-score suite: " << targets.size() << " targets, " << seeds << " seeds, " << config.steps
             << " steps, batch " << config.batch << ", MLP " << config.depth << "x" << config.hidden << " (SiLU), "
@@ -212,17 +239,18 @@ int run(int argc, char** argv) {
 
     std::cout << "\n== " << target.name << " (D = " << target.dim
               << ", E||s||^2 = " << ex::format_number(target_json["score_norm"].get<double>(), 4) << ")\n";
-    ex::table table({"method", "Fisher div. E||s_hat - s||^2", "relative", "ms/step"});
+    ex::table table({"method", "Fisher div. E||s_hat - s||^2", "relative", "ms/step", "all-reduce ms/step"});
     for (const auto& m : make_methods(target.dim, max_ism_dim, sigmas, split(methods_flag))) {
-      std::vector<double> fisher, relative, ms;
+      std::vector<double> fisher, relative, ms, allreduce_ms;
       nlohmann::json method_json = {{"name", m.name}, {"levels", m.levels}, {"sigma", m.sigma}};
       for (int seed = 0; seed < seeds; ++seed) {
         const auto label = target.name + " " + m.name + " seed " + std::to_string(seed);
         const auto run = train_and_evaluate(m, target, config, train, test, truth, seed == 0 ? grid : torch::Tensor(),
-                                            static_cast<std::uint64_t>(seed + 1), label);
+                                            static_cast<std::uint64_t>(seed + 1), label, group);
         fisher.push_back(run.fisher);
         relative.push_back(run.relative);
         ms.push_back(run.ms_per_step);
+        allreduce_ms.push_back(run.allreduce_ms_per_step);
         if (seed == 0) {
           method_json["losses"] = run.losses;
           method_json["fisher_curve"] = run.fisher_curve;
@@ -235,14 +263,16 @@ int run(int argc, char** argv) {
       method_json["fisher_std"] = std_of(fisher);
       method_json["relative_mean"] = mean_of(relative);
       method_json["ms_per_step"] = mean_of(ms);
+      method_json["allreduce_ms_per_step"] = mean_of(allreduce_ms);
       table.add({m.name, ex::format_mean_std(mean_of(fisher), std_of(fisher)), ex::format_number(mean_of(relative), 3),
-                 ex::format_number(mean_of(ms), 3)});
+                 ex::format_number(mean_of(ms), 3), ex::format_number(mean_of(allreduce_ms), 3)});
       target_json["methods"].push_back(method_json);
     }
     table.print();
     report["targets"].push_back(target_json);
   }
 
+  if (!group.is_main()) return 0;
   const auto json_path = std::filesystem::path(out_dir) / "results.json";
   std::ofstream(json_path) << report.dump(1) << '\n';
   std::cout << "\nwrote " << json_path.string() << '\n';

@@ -46,7 +46,7 @@ TEST_CASE("the issue's call: column-major f and t kept in a score_batch") {
   check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
 }
 
-TEST_CASE("expressions, column-major blocks and strided Maps are converted; row-major memory is read in place") {
+TEST_CASE("expressions, column-major blocks and strided Maps are converted, row-major memory is read in place") {
   const Eigen::MatrixXd big = random_column_major(9, 5, 3);
   const row_matrix big_rows = big;
   const Eigen::MatrixXd f = big.topLeftCorner(7, 4), t = big.bottomRightCorner(7, 4);

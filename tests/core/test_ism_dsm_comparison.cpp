@@ -76,7 +76,7 @@ noisy_gaussian_case noisy_gaussian(double sigma, double sigma_d, index_t d, inde
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("ISM and DSM on one scale reproduce the Gaussian closed forms; DSM variance ~ 1/σ²", B,
+TEST_CASE_TEMPLATE("ISM and DSM on one scale reproduce the Gaussian closed forms, DSM variance ~ 1/σ²", B,
                    SCORELIFT_TEST_BACKENDS) {
   const double sigma_d = 1.0;
   const index_t d = 4, n = 40000;

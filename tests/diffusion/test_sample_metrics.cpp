@@ -18,7 +18,7 @@ sample_matrix gaussian(scorelift::index_t n, scorelift::index_t d, double shift,
 
 // For X ~ N(a, I_D), Y ~ N(b, I_D) and bandwidth h: E k = (h²/(h² + 2))^{D/2} exp(−‖a − b‖²/(2(h² + 2))),
 // so MMD² = 2 (h²/(h² + 2))^{D/2} (1 − exp(−‖a − b‖²/(2(h² + 2)))).
-TEST_CASE("mmd_squared: unbiased estimate matches the Gaussian closed form; ~0 for equal distributions") {
+TEST_CASE("mmd_squared: unbiased estimate matches the Gaussian closed form, ~0 for equal distributions") {
   std::mt19937_64 gen(5);
   const int D = 3;
   const double h = 1.5, shift = 0.5;

@@ -43,7 +43,7 @@ TEST_CASE("ssge_estimator equals the literal Nystrom-eigenfunction construction"
   CHECK(test::relative_error(estimator.score(q), expected) < 1e-7);
 }
 
-TEST_CASE("ssge cut-off rules: threshold keeps eigenvalues above tau * max; keeping all is unregularised Tikhonov") {
+TEST_CASE("ssge cut-off rules: threshold keeps eigenvalues above tau * max, keeping all is unregularised Tikhonov") {
   const rmat<> x = test::standard_normal(30, 2, 63);
   const diagonal_gaussian<double> kernel{{0.5}};
   ssge_estimator<diagonal_gaussian<double>> by_threshold(kernel, spectral_cutoff<double>::threshold(0.05));

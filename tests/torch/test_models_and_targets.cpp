@@ -207,7 +207,7 @@ void check_stein_identity(const Target& target, int64_t n, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("eight Gaussians and the hypercube mixture: closed-form score = autograd of log p; Stein") {
+TEST_CASE("eight Gaussians and the hypercube mixture: closed-form score = autograd of log p, Stein") {
   auto gen = tb::make_generator(31);
   const auto eight = te::eight_gaussians();
   CHECK(eight.dim() == 2);
@@ -229,7 +229,7 @@ TEST_CASE("eight Gaussians and the hypercube mixture: closed-form score = autogr
   check_stein_identity(cube, 8000, 33);
 }
 
-TEST_CASE("banana, funnel and correlated Gaussian: closed-form score = autograd of log p; Stein; moments") {
+TEST_CASE("banana, funnel and correlated Gaussian: closed-form score = autograd of log p, Stein, moments") {
   auto gen = tb::make_generator(41);
   const te::banana banana(2.0, 0.25);
   const auto xb = banana.sample(64, gen, f64);

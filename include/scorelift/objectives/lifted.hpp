@@ -1,7 +1,7 @@
 // scorelift/objectives/lifted.hpp — lifted residual score estimation: LSE, LDSE (symmetric and
 // asymmetric), their residual stacks, and the distance form. Value and input-gradients in one pass.
 //
-// Lifted objective (../shared/DESIGN.md): minimise E‖s(x₁)s(x₂)ᵀ − f(x₁)f(x₂)ᵀ‖²_F over independent
+// Lifted objective (docs/DESIGN.md): minimise E‖s(x₁)s(x₂)ᵀ − f(x₁)f(x₂)ᵀ‖²_F over independent
 // x₁, x₂, which up to a constant is  −(E[sᵀf])² + ½ (E‖f‖²)².  A squared expectation is estimated
 // without bias as the product of the means of two independent halves of the batch:
 //     A = rows [0, ⌊B/2⌋),  B-half = rows [⌊B/2⌋, B)   (odd B: the halves differ by one sample and
@@ -157,6 +157,7 @@ objective_result<B> lifted_residual_loss(const score_batch<B>& batch, const lift
     }
     if (l + 1 < levels) rho.subtract(detail::signs_or_ones(batch, l, n), l);
   }
+  detail::require_finite_result(result, where);
   return result;
 }
 

@@ -32,7 +32,8 @@ namespace scorelift {
 /// Residual ISM / SSM-VR / DSM (see above), value and input-gradients.
 template <Backend B>
 objective_result<B> residual_score_matching_loss(const score_batch<B>& batch) {
-  const detail::batch_extents extents = detail::validate_score_batch(batch, "residual_score_matching_loss");
+  constexpr const char* where = "residual_score_matching_loss";
+  const detail::batch_extents extents = detail::validate_score_batch(batch, where);
   using matrix_view = typename B::matrix_view;
   using vector_type = typename B::vector_type;
 
@@ -75,6 +76,7 @@ objective_result<B> residual_score_matching_loss(const score_batch<B>& batch) {
     result.grad_modes.push_back(B::scaled_rows(coefficient, difference));
     if (l + 1 < levels) rho.subtract(ones, l);
   }
+  detail::require_finite_result(result, where);
   return result;
 }
 

@@ -1,7 +1,7 @@
 // scorelift/objectives/score_batch.hpp — what a model produced on one batch, and what every
 // objective returns: its value and its gradients with respect to those tensors, in closed form.
 //
-// Notation (../shared/DESIGN.md): batch of B samples, L modes f_l(x_b) in R^D, signs κ_{l,b}.
+// Notation (docs/DESIGN.md): batch of B samples, L modes f_l(x_b) in R^D, signs κ_{l,b}.
 // ⟨s, f_l⟩ is estimated either from a target t_b (Tweedie: t_b = s(x̃_b | x_b) = −ε_b/σ_b) or from a
 // divergence term (−tr ∇f_l(x_b), exact or Hutchinson); the two are mutually exclusive.
 #pragma once

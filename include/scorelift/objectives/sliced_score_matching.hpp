@@ -11,6 +11,7 @@
 // number),  ∂J/∂p_{m,b} = p_{m,b}/(MB).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ sliced_score_matching_result<B> sliced_score_matching_loss(const std::vector<typ
     result.value += inverse_count * (B::sum(hutchinson[m], 0, n) + 0.5 * B::sum(B::multiply(p, p), 0, n));
     result.grad_projections.push_back(B::axpby(inverse_count, p, 0.0, p));
   }
+  // Finite inputs overflow only in ½p²: |p| ≳ 1e154 (double), 1e19 (float).
+  detail::require(std::isfinite(result.value), where,
+                  "the loss overflows although every input is finite: |projections| too large for ½p² in this "
+                  "scalar type; rescale them");
   return result;
 }
 

@@ -18,6 +18,17 @@ void check_modes(const std::vector<typename B::matrix_view>& modes, const char* 
     require(B::rows(modes[l]) == B::rows(modes[0]) && B::cols(modes[l]) == B::cols(modes[0]), where, "argument 'modes[",
             l, "]' has shape ", B::shape_string(modes[l]), " but modes[0] has shape ", B::shape_string(modes[0]));
 }
+
+/// ŝ is a signed sum of the modes: non-finite only if a mode is (named) or the sum overflows.
+template <Backend B>
+void require_finite_sum(const typename B::matrix_type& sum, const std::vector<typename B::matrix_view>& modes,
+                        const char* where) {
+  if (B::all_finite(sum)) return;
+  for (std::size_t l = 0; l < modes.size(); ++l)
+    require(static_cast<bool>(B::all_finite(modes[l])), where, "argument 'modes[", l,
+            "]' contains NaN or Inf (non-finite inputs are rejected)");
+  fail(where, "the sum of the modes overflows this scalar type although every mode is finite; rescale them");
+}
 }  // namespace detail
 
 /// ŝ_b = Σ_l κ_{l,b} f_{b,l} with per-sample signs (score_batch::signs layout; empty means +1).
@@ -35,6 +46,7 @@ typename B::matrix_type score_estimate(const std::vector<typename B::matrix_view
   typename B::matrix_type out = B::zeros_like(modes[0]);
   const auto ones = signs.empty() ? B::filled(n, 1.0, modes[0]) : typename B::vector_type{};
   for (std::size_t l = 0; l < modes.size(); ++l) B::add_scaled_rows(out, signs.empty() ? ones : signs[l], modes[l]);
+  detail::require_finite_sum<B>(out, modes, where);
   return out;
 }
 
@@ -49,6 +61,7 @@ typename B::matrix_type score_estimate(const std::vector<typename B::matrix_view
   typename B::matrix_type out = B::zeros_like(modes[0]);
   for (std::size_t l = 0; l < modes.size(); ++l)
     B::add_scaled_rows(out, B::filled(B::rows(modes[l]), signs[l], modes[l]), modes[l]);
+  detail::require_finite_sum<B>(out, modes, where);
   return out;
 }
 

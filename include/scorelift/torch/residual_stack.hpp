@@ -84,9 +84,17 @@ class ResidualStackImpl : public torch::nn::Module {
   }
   /// Per noise level: sample b has level noise_levels[b] and alignments per_sample[l][b].
   void update_signs(const torch::Tensor& noise_levels, const std::vector<torch::Tensor>& per_sample) {
+    update_signs_from_sums(sign_sums(noise_levels, per_sample));
+  }
+  /// The per-level sums and counts that update (sign_tracker::level_sums): what a data-parallel job
+  /// all-reduces before update_signs_from_sums (distributed/sign_synchronisation.hpp).
+  level_alignment_sums sign_sums(const torch::Tensor& noise_levels, const std::vector<torch::Tensor>& per_sample) const {
+    const auto host_levels = levels_to_host(noise_levels, "ResidualStack::sign_sums");
+    return tracker().level_sums<torch_backend<double>>(host_levels, to_double(per_sample));
+  }
+  void update_signs_from_sums(const level_alignment_sums& sums) {
     auto t = tracker();
-    const auto host_levels = levels_to_host(noise_levels, "ResidualStack::update_signs");
-    t.update<torch_backend<double>>(host_levels, to_double(per_sample));
+    t.update_from_sums(sums);
     set_tracker(t);
   }
 

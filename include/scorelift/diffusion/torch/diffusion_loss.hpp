@@ -18,6 +18,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
 
 #include "scorelift/backends/torch.hpp"
@@ -36,6 +37,11 @@ struct diffusion_loss_options {
   epsilon_weighting weighting = epsilon_weighting::uniform;
   double sigma_data = 0.5;               ///< for the EDM weighting
   scorelift::lifted_options lifted = {};  ///< LDSE variants (distance form, ÷ D²)
+  /// Data-parallel training (distributed/): sums the LDSE half sums over the processes (global
+  /// statistics), and the per-timestep sign sums and counts before the tracker's update, so every
+  /// process keeps the same signs. Empty: this batch is the whole batch.
+  scorelift::lifted_sums_reducer reduce_lifted_sums = {};
+  std::function<void(level_alignment_sums&)> reduce_sign_sums = {};
 };
 
 struct diffusion_loss_result {
@@ -96,7 +102,7 @@ inline diffusion_loss_result diffusion_loss(const torch::Tensor& epsilon_modes, 
                              "LDSE needs a sign_tracker with ", L, " modes and one noise level per timestep");
   const std::vector<index_t> levels = detail::sign_levels(batch);
   inputs.signs = detail::signs_tensor(*signs, levels, target);
-  auto out = scorelift::torch_ext::lifted_residual_loss(modes, inputs, options.lifted);
+  auto out = scorelift::torch_ext::lifted_residual_loss(modes, inputs, options.lifted, options.reduce_lifted_sums);
 
   // The sign tracker's per-sample input w_b ⟨r_l, ε̂_l⟩ of this forward pass, [L, B] (the core on the
   // detached tensors), averaged per timestep by the tracker.
@@ -108,7 +114,9 @@ inline diffusion_loss_result diffusion_loss(const torch::Tensor& epsilon_modes, 
     const double* row = alignment.data_ptr<double>() + l * B;
     per_sample.emplace_back(row, row + B);
   }
-  signs->update(levels, per_sample);
+  level_alignment_sums sums = signs->level_sums(levels, per_sample);
+  if (options.reduce_sign_sums) options.reduce_sign_sums(sums);
+  signs->update_from_sums(sums);
   return {out.loss, out.level_values};
 }
 

@@ -1,15 +1,18 @@
 // scorelift/objectives/detail/validate.hpp — the one place where an objective's inputs are checked.
 //
-// Every objective calls `validate_score_batch` first, so a user gets the same message for the same
+// Every objective calls `validate_score_batch` first and `require_finite_result` last, so a user gets the same message for the same
 // mistake whichever loss they called: the function, the argument and both shapes are named.
 //
 // NaN/Inf policy: every input tensor (modes, target, divergence, weights, signs) is checked with
 // B::all_finite / B::all_finite_vector and a non-finite value is rejected with an error naming the
 // argument. Silently propagating a NaN into a loss would poison the sign tracker's EMA state for
 // good, so the check is always on; it costs one extra read of the inputs (no allocation on the
-// Eigen and xtensor backends).
+// Eigen and xtensor backends). Finite inputs can still overflow — a squared norm of entries ~1e155
+// in double, a lifted product of two of them at ~1e77 — so the results are checked too (one read of each gradient), and an
+// overflow is an error that says so instead of a NaN loss.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -89,6 +92,26 @@ batch_extents validate_score_batch(const score_batch<B>& batch, std::string_view
   for (std::size_t l = 0; l < batch.signs.size(); ++l)
     validate_per_sample<B>(batch.signs[l], where, indexed("signs", l), extents);
   return extents;
+}
+
+/// Throws unless the value, the per-level values and alignments and every gradient are finite: with
+/// finite inputs (checked first) only an overflow of the scalar type can make them otherwise.
+template <Backend B>
+void require_finite_result(const objective_result<B>& result, std::string_view where) {
+  const auto fail_overflow = [&](const std::string& part) {
+    fail(where, "the ", part,
+         " overflows although every input is finite: the inputs are too large for this objective's squared norms "
+         "(and the lifted loss's products of them) in this scalar type; rescale them");
+  };
+  if (!std::isfinite(result.value)) fail_overflow("loss");
+  for (std::size_t l = 0; l < result.level_values.size(); ++l)
+    if (!std::isfinite(result.level_values[l]) || !std::isfinite(result.residual_alignment[l]))
+      fail_overflow("level " + std::to_string(l) + " value or alignment");
+  for (std::size_t l = 0; l < result.grad_modes.size(); ++l)
+    if (!B::all_finite(result.grad_modes[l])) fail_overflow("gradient " + indexed("grad_modes", l));
+  if (result.grad_target && !B::all_finite(*result.grad_target)) fail_overflow("gradient grad_target");
+  for (std::size_t l = 0; l < result.grad_divergence.size(); ++l)
+    if (!B::all_finite_vector(result.grad_divergence[l])) fail_overflow("gradient " + indexed("grad_divergence", l));
 }
 
 }  // namespace scorelift::detail
