@@ -73,12 +73,13 @@ int run(int argc, char** argv) {
   const scorelift::examples::checkpoint_config checkpoint_config{objective, levels, channels, timesteps};
   torch::set_num_threads(std::max(1, threads));
   torch::manual_seed(0);
-  const torch::Device device(device_name);
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  const torch::Device requested_device(device_name);
   // Data-parallel when launched with WORLD_SIZE: every rank trains on its shard of each global batch;
   // rank 0 alone prints, samples, writes outputs and checkpoints (which resume at any world size).
   const auto group = dist::process_group::from_environment(
-      {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = device});
+      {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = requested_device});
+  const torch::Device device = group.device_for(requested_device);  // CUDA: device LOCAL_RANK of each process
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   if (!group.is_main()) std::cout.setstate(std::ios::failbit);
   // One CPU thread per process unless asked: N processes × 2 threads on N cores spin against each
   // other (measured: a 2-process smoke step 10× slower with 2 threads each than with 1).

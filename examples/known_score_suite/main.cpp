@@ -171,6 +171,7 @@ int run(int argc, char** argv) {
   // rank 0 prints and writes; every rank checks at once that the others run the same configuration.
   const auto group = sd::process_group::from_environment(
       {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = config.device});
+  config.device = group.device_for(config.device);  // CUDA: device LOCAL_RANK of each process
   if (!group.is_main()) {
     std::cout.setstate(std::ios::failbit);
     no_plot = true;

@@ -79,8 +79,10 @@ class data_parallel {
     const auto start = std::chrono::steady_clock::now();
     torch::NoGradGuard no_grad;
     const double divisor = options_.reduction == gradient_reduction::mean ? group_->world_size() : 1.0;
-    for (const auto& bucket : parameter_buckets_) {
-      torch::Tensor flat = torch::empty({bucket.numel}, parameters_[bucket.members.front()].options());
+    for (auto& bucket : parameter_buckets_) {
+      // One flat buffer per bucket, kept across steps (a fresh multi-MB buffer every step page-faults).
+      if (!bucket.flat.defined()) bucket.flat = torch::empty({bucket.numel}, parameters_[bucket.members.front()].options());
+      torch::Tensor& flat = bucket.flat;
       std::int64_t offset = 0;
       for (std::size_t i : bucket.members) {
         const auto& p = parameters_[i];
@@ -122,6 +124,7 @@ class data_parallel {
   struct bucket {
     std::vector<std::size_t> members;  // indices into the tensor list, in order
     std::int64_t numel = 0;
+    torch::Tensor flat{};  // the gradients' flat buffer (parameter buckets), made on first use
   };
 
   /// Consecutive tensors of one dtype and device, up to bucket_bytes each (a larger tensor alone).

@@ -77,6 +77,7 @@ class process_group {
   process_group(const launch_environment& environment, const process_group_options& options)
       : environment_(environment), options_(options) {
     if (environment.world_size == 1) return;
+    options_.device = device_for(options.device);
     try {
       c10d::TCPStoreOptions store_options;
       store_options.port = environment.master_port;
@@ -105,6 +106,13 @@ class process_group {
   bool is_distributed() const { return group_ != nullptr; }
   /// Rank 0: the process that prints, writes outputs and checkpoints.
   bool is_main() const { return environment_.rank == 0; }
+  /// The device this process trains on: CUDA device LOCAL_RANK when `requested` is CUDA without an
+  /// index and the job has several processes (one GPU per process, as torchrun users expect).
+  torch::Device device_for(torch::Device requested) const {
+    if (requested.is_cuda() && !requested.has_index() && environment_.world_size > 1)
+      return {torch::kCUDA, static_cast<c10::DeviceIndex>(environment_.local_rank)};
+    return requested;
+  }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
   const char* backend_name() const { return group_ ? (uses_nccl_ ? "nccl" : "gloo") : "none"; }
 
