@@ -5,7 +5,8 @@
 # scorelift::distributed::process_group::from_environment(). On several machines use torchrun, Slurm
 # (srun with the same variables) or set them by hand: the programs need nothing else.
 #
-# Like torchrun, when one process fails the others are given --timeout seconds (default 30) to fail
+# Like torchrun, each process gets OMP_NUM_THREADS=1 unless it is set, and when one process fails the
+# others are given --timeout seconds (default 30) to fail
 # on their own (their next collective reports the lost peer), then stopped; the exit status is the
 # first failure's, 0 when all succeed. Each line of output is prefixed with its rank when N > 1.
 set -euo pipefail
@@ -30,6 +31,14 @@ done
 if [[ -z $port ]]; then
   # A free port on the loopback interface, chosen by the kernel (a small race, as with torchrun's).
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+
+# As torchrun does: N processes on one machine each default to one OpenMP (and OpenBLAS) thread, so that
+# they do not oversubscribe the cores; set OMP_NUM_THREADS (OPENBLAS_NUM_THREADS) to choose otherwise.
+if ((processes > 1)) && [[ -z ${OMP_NUM_THREADS:-} ]]; then
+  echo "launch.sh: OMP_NUM_THREADS=1 for each of the $processes processes (set it to override)" >&2
+  export OMP_NUM_THREADS=1
+  export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 fi
 
 pids=()

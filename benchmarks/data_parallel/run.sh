@@ -19,7 +19,7 @@ for config in small large; do
     for n in 1 2; do
       # shellcheck disable=SC2086
       "$root/scripts/launch.sh" -n "$n" "$bench" ${configs[$config]} --lifted-statistics "$statistics" \
-        --out "$out/$config-$statistics-$n.json" | sed "s/^\[rank 0\] /$config: /"
+        --out "$out/$config-$statistics-$n.json" | sed -E "s/^(\\[rank 0\\] )?/$config: /"
     done
     python3 - "$out/$config-$statistics-1.json" "$out/$config-$statistics-2.json" "$config, $statistics" <<'PY'
 import json, sys

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -56,19 +57,24 @@ inline std::string format_mean_std(double mean, double std, int precision = 3) {
   return format_number(mean, precision) + " ± " + format_number(std, 2);
 }
 
-/// A single progress line, redrawn in place: "[label] step 120/500  loss -1.234  (3.2 s)".
+/// Progress of a long run: "[label] step 120/500  loss -1.234  (3.2 s)". On a terminal one line is
+/// redrawn in place (at most 4 times a second); piped into a log, a whole line is written at most every
+/// 10 s and at the end, so the log stays readable (a \r-redrawn line would become one huge line).
 class progress {
  public:
   /// `visible` false: a silent bar (the ranks of a data-parallel run other than rank 0).
   progress(std::string label, long total, bool visible = true)
-      : label_(std::move(label)), total_(total), visible_(visible), start_(clock::now()) {}
+      : label_(std::move(label)), total_(total), visible_(visible), terminal_(isatty(fileno(stderr)) != 0),
+        start_(clock::now()) {}
   void update(long step, const std::string& detail = "") {
     if (!visible_) return;
     const double seconds = std::chrono::duration<double>(clock::now() - start_).count();
-    if (step != total_ && seconds - last_ < 0.25) return;  // redraw at most 4 times a second
+    const double interval = terminal_ ? 0.25 : 10.0;
+    if (step != total_ && last_ >= 0.0 && seconds - last_ < interval) return;
     last_ = seconds;
-    std::fprintf(stderr, "\r[%s] %ld/%ld  %s  (%.1f s)   ", label_.c_str(), step, total_, detail.c_str(), seconds);
-    if (step == total_) std::fputc('\n', stderr);
+    std::fprintf(stderr, "%s[%s] %ld/%ld  %s  (%.1f s)%s", terminal_ ? "\r" : "", label_.c_str(), step, total_,
+                 detail.c_str(), seconds, terminal_ ? "   " : "\n");
+    if (terminal_ && step == total_) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
 
@@ -77,6 +83,7 @@ class progress {
   std::string label_;
   long total_;
   bool visible_;
+  bool terminal_;
   clock::time_point start_;
   double last_ = -1.0;
 };

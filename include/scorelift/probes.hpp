@@ -43,17 +43,46 @@ inline probe_kind parse_probe_kind(std::string_view name) {
   detail::fail("parse_probe_kind", "argument 'name' is '", name, "' but must be rademacher, gaussian or sphere");
 }
 
-/// M probe matrices of shape batch×dim with E[v vᵀ] = I, drawn from `gen`; `like` fixes the
-/// dtype/device. The sphere kind needs a HostVectorBackend (one square root per row on the host).
+/// Whether backend B can draw probes of `kind`: every kind but the sphere needs only a Backend; the
+/// sphere needs a HostVectorBackend (one square root per row on the host). Usable in a constant
+/// expression, e.g. `static_assert(draws_probe<B>(probe_kind::sphere))`.
 template <Backend B>
-std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes, index_t batch, index_t dim,
-                                                 typename B::generator_type& gen, const typename B::matrix_view& like) {
-  constexpr const char* where = "draw_probes";
+constexpr bool draws_probe(probe_kind kind) noexcept {
+  return kind != probe_kind::sphere || HostVectorBackend<B>;
+}
+
+namespace detail {
+/// The argument checks every draw shares: M >= 1, B, D >= 1 and M·B·D representable.
+inline void check_probe_shape(index_t probes, index_t batch, index_t dim, const char* where) {
   detail::require(probes >= 1, where, "argument 'probes' is ", probes, " but at least one probe per sample is needed");
   detail::require(batch >= 1 && dim >= 1, where, "the probe shape [", batch, ", ", dim, "] must have B >= 1 and D >= 1");
   // M·B·D values are drawn: refuse a count that wraps before a backend sizes a buffer with it.
   detail::checked_multiply(probes, detail::checked_multiply(batch, dim, where, "batch × dim"), where,
                            "probes × batch × dim");
+}
+
+/// One batch×dim sphere probe: v_b = √D g_b/‖g_b‖ with g Gaussian (a zero row stays zero).
+template <HostVectorBackend B>
+typename B::matrix_type sphere_probe(index_t batch, index_t dim, typename B::generator_type& gen,
+                                     const typename B::matrix_view& like) {
+  const typename B::matrix_type g = B::gaussian(batch, dim, gen, like);
+  std::vector<double> radius_over_norm = B::vector_to_host(B::row_dot(g, g));
+  // A Gaussian row is zero with probability 0; redraw-free, but never divide by zero.
+  for (double& x : radius_over_norm) x = x > 0.0 ? std::sqrt(static_cast<double>(dim) / x) : 0.0;
+  return B::scaled_rows(B::vector_from_host(radius_over_norm, like), g);
+}
+}  // namespace detail
+
+/// M probe matrices of shape batch×dim with E[v vᵀ] = I, drawn from `gen` in this order: probe 0,
+/// probe 1, …, each row-major; `like` fixes the dtype/device. The kind is a run-time value here, so
+/// probe_kind::sphere on a backend that is not a HostVectorBackend is refused at run time (an
+/// invalid_argument naming HostVectorBackend); `draws_probe<B>(kind)` says so beforehand, and
+/// `draw_probes<kind, B>(…)` below checks it at compile time.
+template <Backend B>
+std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes, index_t batch, index_t dim,
+                                                 typename B::generator_type& gen, const typename B::matrix_view& like) {
+  constexpr const char* where = "draw_probes";
+  detail::check_probe_shape(probes, batch, dim, where);
   std::vector<typename B::matrix_type> out;
   out.reserve(static_cast<std::size_t>(probes));
   for (index_t m = 0; m < probes; ++m) {
@@ -62,13 +91,10 @@ std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes
       case probe_kind::gaussian: out.push_back(B::gaussian(batch, dim, gen, like)); break;
       case probe_kind::sphere: {
         if constexpr (HostVectorBackend<B>) {
-          const typename B::matrix_type g = B::gaussian(batch, dim, gen, like);
-          std::vector<double> radius_over_norm = B::vector_to_host(B::row_dot(g, g));
-          // A Gaussian row is zero with probability 0; redraw-free, but never divide by zero.
-          for (double& x : radius_over_norm) x = x > 0.0 ? std::sqrt(static_cast<double>(dim) / x) : 0.0;
-          out.push_back(B::scaled_rows(B::vector_from_host(radius_over_norm, like), g));
+          out.push_back(detail::sphere_probe<B>(batch, dim, gen, like));
         } else {
-          detail::fail(where, "sphere probes need a backend with vector_from_host/vector_to_host (HostVectorBackend)");
+          detail::fail(where, "sphere probes need a backend with vector_from_host/vector_to_host (HostVectorBackend); "
+                              "draw_probes<probe_kind::sphere, B> checks this at compile time");
         }
         break;
       }
@@ -76,6 +102,23 @@ std::vector<typename B::matrix_type> draw_probes(probe_kind kind, index_t probes
     }
   }
   return out;
+}
+
+/// draw_probes with the kind fixed at compile time: `draw_probes<probe_kind::rademacher, B>(M, B, D,
+/// gen, like)` on any Backend, and `draw_probes<probe_kind::sphere, B>(…)`, which does not compile
+/// unless B is a HostVectorBackend. Both draw exactly what draw_probes<B>(Kind, …) draws from the
+/// same generator.
+template <probe_kind Kind, Backend B>
+  requires(Kind != probe_kind::sphere)
+std::vector<typename B::matrix_type> draw_probes(index_t probes, index_t batch, index_t dim,
+                                                 typename B::generator_type& gen, const typename B::matrix_view& like) {
+  return draw_probes<B>(Kind, probes, batch, dim, gen, like);
+}
+template <probe_kind Kind, HostVectorBackend B>
+  requires(Kind == probe_kind::sphere)
+std::vector<typename B::matrix_type> draw_probes(index_t probes, index_t batch, index_t dim,
+                                                 typename B::generator_type& gen, const typename B::matrix_view& like) {
+  return draw_probes<B>(Kind, probes, batch, dim, gen, like);
 }
 
 /// p_m = ⟨v_m, f⟩ per sample: the projections vᵀf of sliced score matching, one vector per probe.

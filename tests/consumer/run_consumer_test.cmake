@@ -7,7 +7,8 @@ if(rc)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer/project" -B "${WORK_DIR}/build"
-  -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${prefix} RESULT_VARIABLE rc)
+  -G "${GENERATOR}" -DCMAKE_PREFIX_PATH=${prefix} -DSCORELIFT_USER_BACKEND_DIR=${SOURCE_DIR}/examples/custom_backend
+  RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "configuring the consumer project failed (${rc})")
 endif()

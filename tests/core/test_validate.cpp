@@ -114,3 +114,16 @@ TEST_CASE_TEMPLATE("objectives reject NaN and Inf in every input, naming it", B,
   CHECK_THROWS_WITH_AS(residual<B>(h), doctest::Contains("argument 'divergence[0]' contains NaN or Inf"),
                        scorelift::invalid_argument);
 }
+
+TEST_CASE_TEMPLATE("objectives reject weights that are zero or negative, naming the sample", B, SCORELIFT_TEST_BACKENDS) {
+  for (double bad : {0.0, -1.0, -1e-300}) {
+    host_batch h = good();
+    (*h.weights)[2] = bad;
+    CHECK_THROWS_WITH_AS(lifted<B>(h), doctest::Contains("at sample 2 but weights must be positive"),
+                         scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(residual<B>(h), doctest::Contains("argument 'weights' is"), scorelift::invalid_argument);
+  }
+  host_batch h = good();
+  (*h.weights)[2] = 1e-300;  // tiny but positive: accepted
+  CHECK(std::isfinite(lifted<B>(h).value));
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "scorelift/diffusion/weighting.hpp"
 
@@ -41,6 +42,10 @@ TEST_CASE("edm_sigma_steps: 18 steps from 80 to 0.002 with rho = 7, then 0") {
   const double step = std::pow(s[1], 1.0 / 7.0) - std::pow(s[0], 1.0 / 7.0);
   CHECK(std::pow(s[10], 1.0 / 7.0) - std::pow(s[9], 1.0 / 7.0) == doctest::Approx(step));
   CHECK_THROWS_WITH_AS(edm_sigma_steps(1), doctest::Contains("'steps'"), scorelift::invalid_argument);
+  // N + 1 entries: N = PTRDIFF_MAX would wrap to a negative size.
+  CHECK_THROWS_WITH_AS(edm_sigma_steps(std::numeric_limits<scorelift::index_t>::max()),
+                       doctest::Contains("edm_sigma_steps: steps + 1 = 9223372036854775807 + 1 overflows index_t"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("edm_training_sigma: ln sigma ~ N(-1.2, 1.2^2), i.e. lambda = -2 ln sigma ~ N(2.4, 2.4^2)") {

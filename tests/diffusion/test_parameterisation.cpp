@@ -56,3 +56,14 @@ TEST_CASE("parameterisation: division by a zero alpha or sigma is refused") {
   CHECK_THROWS_WITH_AS(x0_from_epsilon(x, x, noise_level{0.0, 1.0}), doctest::Contains("alpha = 0"),
                        scorelift::invalid_argument);
 }
+
+TEST_CASE("parameterisation: a prediction kind outside the enumeration is an error naming it") {
+  const matrix x = matrix::Ones(2, 2);
+  const noise_level n = noise_level::variance_preserving(0.5);
+  const auto bad = static_cast<prediction>(9);
+  CHECK_THROWS_WITH_AS(to_epsilon(bad, x, x, n), doctest::Contains("to_epsilon: argument 'kind' is 9"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(to_x0(bad, x, x, n), doctest::Contains("to_x0: argument 'kind' is 9"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(to_score(bad, x, x, n), doctest::Contains("to_score: argument 'kind' is 9 which is not a prediction kind"),
+                       scorelift::invalid_argument);
+}

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "np_test_support.hpp"
 #include "scorelift/nonparametric.hpp"
@@ -65,4 +68,136 @@ TEST_CASE("singular kernel systems are reported, not solved into garbage") {
   // More than half the samples identical: no median bandwidth.
   const rmat<> same = rmat<>::Ones(6, 2);
   CHECK_THROWS_AS(stein_gradient_estimator<>().fit(same), scorelift::invalid_argument);
+}
+
+namespace {
+/// "valid finite result or scorelift::invalid_argument, nothing else": a fit (and, when it succeeds, a
+/// score at the samples and at nearby queries) must either be finite or throw the library's error.
+template <class Estimator>
+void check_finite_or_refused(Estimator estimator, const rmat<>& samples, const char* what) {
+  CAPTURE(what);
+  try {
+    estimator.fit(samples);
+  } catch (const scorelift::invalid_argument&) {
+    return;
+  }
+  try {
+    CHECK(estimator.score(samples).allFinite());
+  } catch (const scorelift::invalid_argument&) {
+  }
+}
+}  // namespace
+
+TEST_CASE("IMQ power and conjugate-gradient parameters are checked where they enter") {
+  const rmat<> x = test::standard_normal(20, 2, 101);
+  for (const double power : {0.0, -0.5, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(power);
+    CHECK_THROWS_WITH_AS(tikhonov_estimator<diagonal_imq<>>(diagonal_imq<>{{1.0, power}}).fit(x),
+                         doctest::Contains("imq_profile power = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(nu_method_estimator<curl_free_imq<>>(curl_free_imq<>{{0.0, power}}).fit(x),
+                         doctest::Contains("nu_method_estimator::fit: imq_profile power"), scorelift::invalid_argument);
+  }
+  using options = tikhonov_options<double>;
+  constexpr auto cg = tikhonov_solver::conjugate_gradient;
+  for (const double tolerance : {0.0, -1e-8, 1.0, 2.0, std::numeric_limits<double>::quiet_NaN()}) {
+    CAPTURE(tolerance);
+    CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, options{.solver = cg, .tolerance = tolerance}).fit(x),
+                         doctest::Contains("conjugate gradients tolerance = "), scorelift::invalid_argument);
+  }
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, options{.solver = cg, .max_iterations = 0}).fit(x),
+                       doctest::Contains("conjugate gradients max_iterations = 0"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<curl_free_gaussian<>>({}, options{.solver = cg, .max_iterations = -3}).fit(x),
+                       doctest::Contains("max_iterations = -3"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, options{.solver = static_cast<tikhonov_solver>(9)}).fit(x),
+                       doctest::Contains("solver = 9"), scorelift::invalid_argument);
+  // λ whose reciprocal overflows (a subnormal): α = 1/λ would be ∞.
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, options{.lambda = 1e-320}).fit(x), doctest::Contains("lambda = "),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stein_gradient_estimator<>({}, {1e-320}).fit(x), doctest::Contains("eta = "),
+                       scorelift::invalid_argument);
+  spectral_cutoff<double> bad_rule;
+  bad_rule.kind = static_cast<spectral_cutoff<double>::rule>(4);
+  CHECK_THROWS_WITH_AS(ssge_estimator<>({}, bad_rule).fit(x), doctest::Contains("cut-off rule 4"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(ssge_estimator<>({}, {}, static_cast<ssge_eigensolver>(6)).fit(x),
+                       doctest::Contains("eigensolver = 6"), scorelift::invalid_argument);
+}
+
+TEST_CASE_TEMPLATE("bandwidths whose 1/sigma^6 or sigma^2 overflow are refused naming sigma", E,
+                   stein_gradient_estimator<>, ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>,
+                   landweber_estimator<diagonal_imq<>>, nu_method_estimator<curl_free_imq<>>) {
+  using kernel = std::remove_cvref_t<decltype(std::declval<E>().expansion().kernel())>;
+  const rmat<> x = test::standard_normal(12, 2, 102);
+  kernel tiny;
+  tiny.profile.sigma = 1e-200;
+  CHECK_THROWS_WITH_AS(E(tiny).fit(x), doctest::Contains("kernel bandwidth sigma = 1e-200 is too small"),
+                       scorelift::invalid_argument);
+  kernel huge;
+  huge.profile.sigma = 1e200;
+  CHECK_THROWS_WITH_AS(E(huge).fit(x), doctest::Contains("kernel bandwidth sigma = 1e+200 is too large"),
+                       scorelift::invalid_argument);
+  // Small but representable bandwidths: a finite estimate or a clear error, never NaN.
+  for (const double sigma : {1e-30, 1e-8, 1e-3, 1e30}) {
+    kernel k;
+    k.profile.sigma = sigma;
+    check_finite_or_refused(E(k), x, "small/large sigma");
+  }
+}
+
+TEST_CASE_TEMPLATE("points ~1e160 apart are refused naming the cause, NaN medians name NaN", E, stein_gradient_estimator<>,
+                   ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>, landweber_estimator<>,
+                   nu_method_estimator<curl_free_imq<>>) {
+  const rmat<> x = test::standard_normal(12, 2, 103);
+  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e160)), doctest::Contains("whose squared distances overflow"),
+                       scorelift::invalid_argument);
+  E fitted;
+  fitted.fit(x);
+  CHECK_THROWS_WITH_AS(fitted.score(rmat<>(x * 1e160)), doctest::Contains("argument 'x' (shape [12, 2]) has entries up to"),
+                       scorelift::invalid_argument);
+  CHECK(fitted.score(rmat<>(x * 1e100)).allFinite());  // far from the samples, but representable: ŝ → 0
+  // Points ~1e-170 apart: the squared distances underflow unless scaled; the median is then a σ whose
+  // 1/σ⁶ overflows, which is named.
+  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e-170)), doctest::Contains("(median heuristic) is too small"),
+                       scorelift::invalid_argument);
+  for (const double scale : {1e-40, 1e40, 1e150})
+    check_finite_or_refused(E(), rmat<>(x * scale), "scaled samples");
+}
+
+TEST_CASE("median_bandwidth: NaN, overflow and underflow get the real cause or a stable answer") {
+  const rmat<> x = test::standard_normal(30, 3, 104);
+  const double h = median_bandwidth<double>(x);
+  // Stable under scaling by a power of two in both directions (the distances are taken on a scaled copy).
+  CHECK(median_bandwidth<double>(rmat<>(x * 0x1p530)) == doctest::Approx(h * 0x1p530).epsilon(1e-12));
+  CHECK(median_bandwidth<double>(rmat<>(x * 0x1p-565)) == doctest::Approx(h * 0x1p-565).epsilon(1e-12));
+  rmat<> bad = x;
+  bad(5, 1) = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(bad), doctest::Contains("argument 'samples' (shape [30, 3]) contains NaN or Inf"),
+                       scorelift::invalid_argument);
+  try {
+    (void)median_bandwidth<double>(bad);
+  } catch (const scorelift::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("coincide") == std::string::npos);
+  }
+  bad(5, 1) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(bad), doctest::Contains("NaN or Inf"), scorelift::invalid_argument);
+  // Near DBL_MAX the median distance itself is not representable: overflow is named.
+  rmat<> spread(2, 1);
+  spread << 1.5e308, -1.5e308;
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(spread), doctest::Contains("overflows"), scorelift::invalid_argument);
+  // Still the real cause for coinciding samples.
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(rmat<>::Ones(6, 2)), doctest::Contains("coincide"),
+                       scorelift::invalid_argument);
+}
+
+TEST_CASE("a regulariser at the edge of the range gives a finite fit or a clear error") {
+  const rmat<> x = test::standard_normal(20, 2, 105);
+  for (const double lambda : {1e-300, 1e-200, 1e-100, 1e100, 1e300}) {
+    CAPTURE(lambda);
+    check_finite_or_refused(tikhonov_estimator<>({}, {.lambda = lambda}), x, "tikhonov cholesky");
+    check_finite_or_refused(
+        tikhonov_estimator<curl_free_gaussian<>>({}, {.lambda = lambda, .solver = tikhonov_solver::conjugate_gradient}), x,
+        "tikhonov cg");
+    check_finite_or_refused(tikhonov_estimator<>({}, {.lambda = lambda, .nystrom_centres = 8}), x, "nystrom");
+    check_finite_or_refused(stein_gradient_estimator<>({}, {lambda}), x, "stein");
+  }
 }

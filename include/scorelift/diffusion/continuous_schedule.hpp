@@ -17,6 +17,13 @@
 
 namespace scorelift::diffusion {
 
+namespace detail {
+/// Every schedule is defined on t ∈ [0, 1]; NaN fails both comparisons.
+inline void require_unit_time(double t, const char* where) {
+  scorelift::detail::require(t >= 0.0 && t <= 1.0, where, "argument 't' is ", t, " but must lie in [0, 1]");
+}
+}  // namespace detail
+
 template <class S>
 concept continuous_schedule = requires(const S& s, double t) {
   { s.level(t) } -> std::same_as<noise_level>;
@@ -30,13 +37,29 @@ struct vp_linear_schedule {
   double beta_min = 0.1;
   double beta_max = 20.0;
 
-  [[nodiscard]] double log_alpha(double t) const { return -0.25 * t * t * (beta_max - beta_min) - 0.5 * t * beta_min; }
+  /// Checks the parameters (0 ≤ β_min ≤ β_max, β_max > 0, both finite: β ≥ 0 keeps α decreasing, and
+  /// β ≡ 0 would leave σ ≡ 0 and λ' = 0/0) and t ∈ [0, 1]. Every member below calls it: the fields are
+  /// public, so this is where they enter.
+  void validate(double t, const char* where) const {
+    scorelift::detail::require(std::isfinite(beta_min) && std::isfinite(beta_max) && beta_min >= 0.0 &&
+                                   beta_max >= beta_min && beta_max > 0.0,
+                               where, "vp_linear_schedule needs 0 <= beta_min <= beta_max, beta_max > 0, both finite, "
+                               "but has beta_min = ", beta_min, ", beta_max = ", beta_max);
+    detail::require_unit_time(t, where);
+  }
+  [[nodiscard]] double log_alpha(double t) const {
+    validate(t, "vp_linear_schedule::log_alpha");
+    return -0.25 * t * t * (beta_max - beta_min) - 0.5 * t * beta_min;
+  }
   [[nodiscard]] noise_level level(double t) const {
     const double la = log_alpha(t);
     return noise_level{std::exp(la), std::sqrt(-std::expm1(2.0 * la))};
   }
   /// α'/α = −½ β(t).
-  [[nodiscard]] double d_log_alpha(double t) const { return -0.5 * (beta_min + t * (beta_max - beta_min)); }
+  [[nodiscard]] double d_log_alpha(double t) const {
+    validate(t, "vp_linear_schedule::d_log_alpha");
+    return -0.5 * (beta_min + t * (beta_max - beta_min));
+  }
   /// λ = 2 log α − log(1 − α²)  ⇒  λ' = 2 (α'/α) / (1 − α²).
   [[nodiscard]] double d_log_snr(double t) const { return 2.0 * d_log_alpha(t) / -std::expm1(2.0 * log_alpha(t)); }
 };
@@ -48,7 +71,16 @@ struct vp_linear_schedule {
 struct vp_cosine_schedule {
   double s = 0.008;
 
-  [[nodiscard]] double v(double t) const { return std::numbers::pi / 2.0 * (1.0 - t) / (1.0 + s); }
+  /// Checks s (finite and > 0, as cosine_schedule) and t ∈ [0, 1]; v() calls it, so every member does.
+  void validate(double t, const char* where) const {
+    scorelift::detail::require(std::isfinite(s) && s > 0.0, where, "vp_cosine_schedule has s = ", s,
+                               " but needs s finite and > 0");
+    detail::require_unit_time(t, where);
+  }
+  [[nodiscard]] double v(double t) const {
+    validate(t, "vp_cosine_schedule");
+    return std::numbers::pi / 2.0 * (1.0 - t) / (1.0 + s);
+  }
   [[nodiscard]] noise_level level(double t) const {
     const double alpha = std::sin(v(t)) / std::sin(v(0.0));
     return noise_level{alpha, std::sqrt(std::max(0.0, (1.0 - alpha) * (1.0 + alpha)))};
@@ -71,12 +103,27 @@ struct ve_schedule {
   double sigma_min = 0.01;
   double sigma_max = 50.0;
 
+  /// Checks 0 < σ_min < σ_max < ∞ (σ_min = 0 makes log(σ_max/σ_min) infinite; σ_min ≥ σ_max runs the
+  /// noise backwards or not at all, λ' ≥ 0) and t ∈ [0, 1].
+  void validate(double t, const char* where) const {
+    scorelift::detail::require(sigma_min > 0.0 && sigma_max > sigma_min && std::isfinite(sigma_max), where,
+                               "ve_schedule needs 0 < sigma_min < sigma_max, both finite, but has sigma_min = ",
+                               sigma_min, ", sigma_max = ", sigma_max);
+    detail::require_unit_time(t, where);
+  }
   [[nodiscard]] noise_level level(double t) const {
+    validate(t, "ve_schedule::level");
     return noise_level{1.0, sigma_min * std::pow(sigma_max / sigma_min, t)};
   }
-  [[nodiscard]] double d_log_alpha(double /*t*/) const { return 0.0; }
+  [[nodiscard]] double d_log_alpha(double t) const {
+    validate(t, "ve_schedule::d_log_alpha");
+    return 0.0;
+  }
   /// λ' = −2 d log σ/dt = −2 log(σ_max/σ_min).
-  [[nodiscard]] double d_log_snr(double /*t*/) const { return -2.0 * std::log(sigma_max / sigma_min); }
+  [[nodiscard]] double d_log_snr(double t) const {
+    validate(t, "ve_schedule::d_log_snr");
+    return -2.0 * std::log(sigma_max / sigma_min);
+  }
 };
 
 static_assert(continuous_schedule<vp_linear_schedule>);

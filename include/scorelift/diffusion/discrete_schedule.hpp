@@ -91,7 +91,8 @@ inline discrete_schedule linear_schedule(index_t steps, double beta_first = 1e-4
 /// f(T) = 0 would make β_T = 1 and ᾱ_T = 0 (λ = −∞); the clip β_max = 0.999 keeps ᾱ_T > 0.
 inline discrete_schedule cosine_schedule(index_t steps, double s = 0.008, double max_beta = 0.999) {
   scorelift::detail::require(steps >= 1, "cosine_schedule", "argument 'steps' is ", steps, " but must be >= 1");
-  scorelift::detail::require(s > 0.0, "cosine_schedule", "argument 's' is ", s, " but must be > 0");
+  scorelift::detail::require(s > 0.0 && std::isfinite(s), "cosine_schedule", "argument 's' is ", s,
+                             " but must be finite and > 0");
   scorelift::detail::require(max_beta > 0.0 && max_beta < 1.0, "cosine_schedule", "argument 'max_beta' is ", max_beta,
                   " but must lie in (0, 1)");
   const double T = static_cast<double>(steps);

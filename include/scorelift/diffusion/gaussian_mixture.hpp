@@ -39,6 +39,8 @@ class gaussian_mixture {
                     covariances_.size(), " entries but 'weights' has shape ", scorelift::detail::shape_string({K}));
     scorelift::detail::require(weights_.allFinite() && (weights_.array() > 0.0).all(), "gaussian_mixture",
                     "argument 'weights' must be finite and positive");
+    // π / max π first: Σ π of weights near DBL_MAX would overflow to ∞ and normalise every weight to 0.
+    weights_ /= weights_.maxCoeff();
     weights_ /= weights_.sum();
     for (index_t k = 0; k < K; ++k) {
       const square& cov = covariances_[static_cast<std::size_t>(k)];
@@ -107,7 +109,11 @@ class gaussian_mixture {
   /// E[x | x̃] = (x̃ + σ² ∇ log p_t(x̃))/α (Tweedie): the exact denoiser.
   [[nodiscard]] matrix denoised(const Eigen::Ref<const matrix>& x, const noise_level& n) const {
     scorelift::detail::require(n.alpha > 0.0, "gaussian_mixture::denoised", "noise level has alpha = 0: nothing to denoise");
-    return (x + n.sigma * n.sigma * score(x, n)) / n.alpha;
+    matrix out = (x + n.sigma * n.sigma * score(x, n)) / n.alpha;
+    scorelift::detail::require(out.allFinite(), "gaussian_mixture::denoised", "(x + sigma² score)/alpha overflows at alpha = ",
+                               n.alpha, ", sigma = ", n.sigma, " (argument 'x' has shape ",
+                               scorelift::detail::shape_string({x.rows(), x.cols()}), ")");
+    return out;
   }
   /// γ_k(x̃) per row: [B, K] posterior component probabilities.
   [[nodiscard]] matrix responsibilities(const Eigen::Ref<const matrix>& x, const noise_level& n) const {
@@ -137,6 +143,10 @@ class gaussian_mixture {
       const square C = n.alpha * n.alpha * covariances_[static_cast<std::size_t>(k)] +
                        n.sigma * n.sigma * square::Identity(D, D);
       const Eigen::LLT<square> llt(C);
+      // α²Σ_k + σ²I is singular to working precision when both terms underflow (α, σ ≲ 1e-154).
+      scorelift::detail::require(llt.info() == Eigen::Success && C.allFinite(), where, "noise level (alpha = ", n.alpha,
+                                 ", sigma = ", n.sigma, ") makes the covariance alpha² Sigma_", k,
+                                 " + sigma² I singular or non-finite");
       const matrix diff = x.rowwise() - n.alpha * means_.row(k);
       // C⁻¹ (x̃ − α μ_k) for every row at once: solve with the rows as right-hand sides.
       matrix solved = llt.solve(diff.transpose()).transpose();
@@ -145,6 +155,13 @@ class gaussian_mixture {
                          (std::log(weights_(k)) - 0.5 * log_det - 0.5 * static_cast<double>(D) * std::log(2.0 * std::numbers::pi));
       precision_times_diff[static_cast<std::size_t>(k)] = std::move(solved);
     }
+    // A row far from every component (‖x̃‖ ≳ 1e154) has Mahalanobis terms that overflow: every log π_k N is
+    // −∞ and the softmax below would be NaN. Refused, naming it, rather than returned as NaN.
+    if (!log_joint.allFinite())
+      for (index_t b = 0; b < B; ++b)
+        scorelift::detail::require(log_joint.row(b).allFinite(), where, "row ", b, " of argument 'x' (shape ",
+                                 scorelift::detail::shape_string({B, D}), ", max |x| = ", x.row(b).cwiseAbs().maxCoeff(),
+                                 ") is so far from every component that its log-density overflows");
     evaluation out;
     const vector row_max = log_joint.rowwise().maxCoeff();
     out.responsibilities = (log_joint.colwise() - row_max).array().exp().matrix();

@@ -19,7 +19,14 @@ struct noise_level {
   double sigma = 0.0;  ///< noise standard deviation σ ≥ 0
 
   /// λ = log(α²/σ²) = 2 (log α − log σ); +∞ at σ = 0, −∞ at α = 0.
-  [[nodiscard]] double log_snr() const { return 2.0 * (std::log(alpha) - std::log(sigma)); }
+  /// α = σ = 0 (no channel at all) or a NaN has no log-SNR: refused instead of returning NaN (−∞ + ∞).
+  [[nodiscard]] double log_snr() const {
+    scorelift::detail::require(alpha >= 0.0 && sigma >= 0.0 && (alpha > 0.0 || sigma > 0.0) &&
+                                   (std::isfinite(alpha) || std::isfinite(sigma)),
+                               "noise_level::log_snr", "noise level (alpha = ", alpha, ", sigma = ", sigma,
+                               ") needs alpha, sigma >= 0, not both 0 and not both infinite");
+    return 2.0 * (std::log(alpha) - std::log(sigma));
+  }
   /// σ_VE = σ/α: the noise level of x̃/α, the coordinates EDM and VE samplers work in.
   [[nodiscard]] double ve_sigma() const {
     return alpha > 0.0 ? sigma / alpha : std::numeric_limits<double>::infinity();

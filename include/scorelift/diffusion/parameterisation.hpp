@@ -9,6 +9,8 @@
 // at σ = 0 or a noise prediction at α = 0 is refused rather than returning Inf.
 #pragma once
 
+#include <cmath>
+
 #include "scorelift/diffusion/noise_level.hpp"
 #include "scorelift/diffusion/state.hpp"
 #include "scorelift/errors.hpp"
@@ -18,8 +20,21 @@ namespace scorelift::diffusion {
 enum class prediction { epsilon, x0, v, score };
 
 namespace detail {
+/// `value` > 0 with 1/value² finite: the conversions scale by 1/α, 1/σ or 1/σ², which must not be ∞
+/// (α = 1e-200 would turn every finite input into ±∞ silently).
 inline void require_positive(double value, const char* where, const char* name) {
   scorelift::detail::require(value > 0.0, where, "noise level has ", name, " = ", value, " but this conversion divides by it");
+  scorelift::detail::require(std::isfinite(1.0 / (value * value)) && std::isfinite(value), where, "noise level has ", name,
+                             " = ", value, " but this conversion divides by it (or its square), which overflows");
+}
+/// α² + σ², the divisor of the v-conversions: zero at α = σ = 0, where v = α ε − σ x₀ = 0 carries no
+/// information; and its reciprocal must be finite.
+inline double v_norm(const noise_level& n, const char* where) {
+  const double norm = n.alpha * n.alpha + n.sigma * n.sigma;
+  scorelift::detail::require(norm > 0.0 && std::isfinite(norm) && std::isfinite(1.0 / norm), where,
+                             "noise level (alpha = ", n.alpha, ", sigma = ", n.sigma,
+                             ") has alpha² + sigma² = ", norm, ", which the v-conversion divides by; it must be finite and > 0");
+  return norm;
 }
 }  // namespace detail
 
@@ -60,12 +75,12 @@ X v_from_epsilon_x0(const X& epsilon, const X& x0, const noise_level& n) {
 }
 template <diffusion_state X>
 X x0_from_v(const X& x_noisy, const X& v, const noise_level& n) {
-  const double norm = n.alpha * n.alpha + n.sigma * n.sigma;
+  const double norm = detail::v_norm(n, "x0_from_v");
   return detail::lincomb(n.alpha / norm, x_noisy, -n.sigma / norm, v);
 }
 template <diffusion_state X>
 X epsilon_from_v(const X& x_noisy, const X& v, const noise_level& n) {
-  const double norm = n.alpha * n.alpha + n.sigma * n.sigma;
+  const double norm = detail::v_norm(n, "epsilon_from_v");
   return detail::lincomb(n.sigma / norm, x_noisy, n.alpha / norm, v);
 }
 
@@ -77,8 +92,9 @@ X to_epsilon(prediction kind, const X& x_noisy, const X& predicted, const noise_
     case prediction::x0: return epsilon_from_x0(x_noisy, predicted, n);
     case prediction::v: return epsilon_from_v(x_noisy, predicted, n);
     case prediction::score: return epsilon_from_score(predicted, n);
+    default: break;  // a value cast from an integer outside the enumeration
   }
-  scorelift::detail::fail("to_epsilon", "unknown prediction kind");
+  scorelift::detail::fail("to_epsilon", "argument 'kind' is ", static_cast<int>(kind), " which is not a prediction kind");
 }
 /// Any prediction → x̂₀ (the form EDM samplers consume).
 template <diffusion_state X>
@@ -88,8 +104,9 @@ X to_x0(prediction kind, const X& x_noisy, const X& predicted, const noise_level
     case prediction::x0: return predicted;
     case prediction::v: return x0_from_v(x_noisy, predicted, n);
     case prediction::score: return x0_from_score(x_noisy, predicted, n);
+    default: break;  // a value cast from an integer outside the enumeration
   }
-  scorelift::detail::fail("to_x0", "unknown prediction kind");
+  scorelift::detail::fail("to_x0", "argument 'kind' is ", static_cast<int>(kind), " which is not a prediction kind");
 }
 /// Any prediction → ŝ (the form Langevin and the probability-flow ODE consume).
 template <diffusion_state X>
@@ -99,8 +116,9 @@ X to_score(prediction kind, const X& x_noisy, const X& predicted, const noise_le
     case prediction::x0: return score_from_x0(x_noisy, predicted, n);
     case prediction::v: return score_from_epsilon(epsilon_from_v(x_noisy, predicted, n), n);
     case prediction::score: return predicted;
+    default: break;  // a value cast from an integer outside the enumeration
   }
-  scorelift::detail::fail("to_score", "unknown prediction kind");
+  scorelift::detail::fail("to_score", "argument 'kind' is ", static_cast<int>(kind), " which is not a prediction kind");
 }
 
 }  // namespace scorelift::diffusion

@@ -31,6 +31,16 @@ inline void require_samples(const Eigen::Ref<const sample_matrix>& x, const Eige
   scorelift::detail::require(x.allFinite() && y.allFinite(), where, "arguments 'x' or 'y' contain NaN or Inf");
 }
 
+/// 2^−e with e the exponent of the largest |entry| of x and y: dividing by it is exact (a power of two),
+/// and puts every entry in [−1, 1], so that squared distances neither overflow (points ~1e160 apart)
+/// nor underflow (~1e−170 apart). 1 when every entry is 0.
+inline double power_of_two_scale(const Eigen::Ref<const sample_matrix>& x, const Eigen::Ref<const sample_matrix>& y) {
+  double largest = 0.0;
+  if (x.size() > 0) largest = x.cwiseAbs().maxCoeff();
+  if (y.size() > 0) largest = std::max(largest, y.cwiseAbs().maxCoeff());
+  return largest > 0.0 ? std::ldexp(1.0, -(std::ilogb(largest) + 1)) : 1.0;
+}
+
 /// ‖a_i − b_j‖² for all pairs.
 inline Eigen::MatrixXd squared_distances(const Eigen::Ref<const sample_matrix>& a, const Eigen::Ref<const sample_matrix>& b) {
   const Eigen::VectorXd na = a.rowwise().squaredNorm(), nb = b.rowwise().squaredNorm();
@@ -45,27 +55,39 @@ inline double median_bandwidth(const Eigen::Ref<const sample_matrix>& x, const E
   detail::require_samples(x, y, "median_bandwidth", 1);
   sample_matrix pooled(std::min<index_t>(x.rows(), 1000) + std::min<index_t>(y.rows(), 1000), x.cols());
   pooled << x.topRows(std::min<index_t>(x.rows(), 1000)), y.topRows(std::min<index_t>(y.rows(), 1000));
+  // Distances of the samples scaled by a power of two (exact), scaled back at the end: no overflow.
+  const double scale = detail::power_of_two_scale(x, y);
+  pooled *= scale;
   const Eigen::MatrixXd d = detail::squared_distances(pooled, pooled);
   std::vector<double> upper;
   for (index_t i = 0; i < d.rows(); ++i)
     for (index_t j = i + 1; j < d.cols(); ++j) upper.push_back(d(i, j));
   std::nth_element(upper.begin(), upper.begin() + static_cast<std::ptrdiff_t>(upper.size() / 2), upper.end());
-  return std::sqrt(upper[upper.size() / 2]);
+  const double h = std::sqrt(upper[upper.size() / 2]) / scale;
+  scorelift::detail::require(std::isfinite(h), "median_bandwidth", "the median pairwise distance of 'x' and 'y' overflows");
+  return h;
 }
 
 /// Unbiased MMD² between the rows of x and of y with bandwidth h (> 0).
 inline double mmd_squared(const Eigen::Ref<const sample_matrix>& x, const Eigen::Ref<const sample_matrix>& y, double h) {
   detail::require_samples(x, y, "mmd_squared", 2);
   scorelift::detail::require(h > 0.0 && std::isfinite(h), "mmd_squared", "argument 'h' is ", h, " but must be > 0");
-  const double scale = -0.5 / (h * h);
+  // k = exp(−½ (‖x − y‖/h)²) is invariant under scaling x, y and h together: by a power of two (exact)
+  // the squared distances cannot overflow; and (r/h)² rather than r²/h², so that a tiny h gives
+  // k = exp(−∞) = 0 off the diagonal and exp(−0) = 1 on it instead of ∞·0 = NaN.
+  const double unit = detail::power_of_two_scale(x, y);
+  const sample_matrix xs = x * unit, ys = y * unit;
+  const double hs = h * unit;
+  scorelift::detail::require(hs > 0.0, "mmd_squared", "argument 'h' is ", h, ", too small next to samples of size ",
+                             0.5 / unit, " to be represented on their scale");
   auto mean_kernel = [&](const auto& a, const auto& b, bool same) {
-    const Eigen::MatrixXd k = (scale * detail::squared_distances(a, b)).array().exp().matrix();
+    const Eigen::MatrixXd k = (-0.5 * (detail::squared_distances(a, b).cwiseSqrt() / hs).array().square()).exp().matrix();
     const double total = k.sum() - (same ? k.trace() : 0.0);
     const double pairs = same ? static_cast<double>(a.rows()) * static_cast<double>(a.rows() - 1)
                               : static_cast<double>(a.rows()) * static_cast<double>(b.rows());
     return total / pairs;
   };
-  return mean_kernel(x, x, true) + mean_kernel(y, y, true) - 2.0 * mean_kernel(x, y, false);
+  return mean_kernel(xs, xs, true) + mean_kernel(ys, ys, true) - 2.0 * mean_kernel(xs, ys, false);
 }
 
 /// SW₂ (the square root of the sliced squared distance) with `projections` random directions; x and y
@@ -78,18 +100,21 @@ double sliced_wasserstein(const Eigen::Ref<const sample_matrix>& x, const Eigen:
                              " rows but 'y' has ", y.rows(), ": equal sample sizes are needed");
   scorelift::detail::require(projections >= 1, "sliced_wasserstein", "argument 'projections' is ", projections,
                              " but must be >= 1");
+  // On the samples scaled by a power of two (exact), so that the squared gaps cannot overflow; SW₂
+  // scales back linearly.
+  const double unit = detail::power_of_two_scale(x, y);
   std::normal_distribution<double> normal;
   double total = 0.0;
   for (index_t p = 0; p < projections; ++p) {
     Eigen::VectorXd theta(x.cols());
     for (index_t d = 0; d < x.cols(); ++d) theta(d) = normal(gen);
     theta.normalize();  // a normalised Gaussian vector is uniform on the sphere
-    Eigen::VectorXd px = x * theta, py = y * theta;
+    Eigen::VectorXd px = (x * unit) * theta, py = (y * unit) * theta;
     std::sort(px.data(), px.data() + px.size());
     std::sort(py.data(), py.data() + py.size());
     total += (px - py).squaredNorm() / static_cast<double>(x.rows());
   }
-  return std::sqrt(total / static_cast<double>(projections));
+  return std::sqrt(total / static_cast<double>(projections)) / unit;
 }
 
 }  // namespace scorelift::diffusion

@@ -62,6 +62,7 @@ class iterative_estimator {
       h = h_prev + u * (h_prev - h) + we * residual;
     }
     matrix_type w = beta * inv_n;
+    detail::require_finite_fit(alpha, w, where);
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), alpha, matrix_type(), std::move(w));
     return *this;
   }

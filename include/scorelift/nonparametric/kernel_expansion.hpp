@@ -11,12 +11,33 @@
 //   E(x) = −(α/N) Σᵢ Δφ(x − xᵢ) − Σⱼ ∇φ(x − zⱼ)ᵀ wⱼ   (log p up to an additive constant).
 #pragma once
 
+#include <cmath>
 #include <string_view>
 #include <utility>
 
 #include "scorelift/nonparametric/matrix_kernel.hpp"
 
 namespace scorelift::nonparametric {
+
+namespace detail {
+
+/// An estimate (or a fit's coefficients) must be finite: a fit that produced ±∞/NaN from finite samples
+/// (a regulariser or bandwidth at the edge of the floating-point range) is refused, naming it.
+template <class Scalar, class Values>
+void require_finite_estimate(const Values& values, std::string_view where, const char* what) {
+  scorelift::detail::require(values.allFinite(), where, what, " is not finite (overflow): the kernel system is too ",
+                             "ill-conditioned for this regulariser and bandwidth; increase the regulariser or rescale "
+                             "the samples");
+}
+
+/// What every fit checks before it keeps its expansion ŝ = α ζ̂ + Σ K w.
+template <class Scalar, class Weights>
+void require_finite_fit(Scalar alpha, const Weights& weights, std::string_view where) {
+  scorelift::detail::require(std::isfinite(alpha), where, "the fitted coefficient alpha = ", alpha, " is not finite");
+  require_finite_estimate<Scalar>(weights, where, "the fitted weights");
+}
+
+}  // namespace detail
 
 template <matrix_kernel Kernel>
 class kernel_expansion {
@@ -32,17 +53,21 @@ class kernel_expansion {
       : kernel_(std::move(kernel)), samples_(std::move(samples)), centres_(std::move(centres)),
         weights_(std::move(weights)), alpha_(alpha) {}
 
-  /// ŝ(x) for each row of x (M×D → M×D).
+  /// ŝ(x) for each row of x (M×D → M×D). Finite coefficients can still sum past the largest float
+  /// (huge weights from a tiny regulariser): such an estimate is refused, not returned as ±∞/NaN.
   matrix_type score(const view_type& x) const {
-    detail::require_queries<scalar_type>(x, dim(), "kernel_expansion::score");
+    constexpr const char* where = "kernel_expansion::score";
+    detail::require_queries<scalar_type>(x, dim(), where);
+    matrix_type out;
     if (centres_.size() == 0) {  // one block serves both terms
       const auto on_samples = kernel_.make_block(x, samples_);
-      matrix_type out = on_samples.apply(weights_);
+      out = on_samples.apply(weights_);
       if (alpha_ != 0) out -= (alpha_ / n()) * on_samples.divergence_sum();
-      return out;
+    } else {
+      out = kernel_.make_block(x, centres_).apply(weights_);
+      if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).divergence_sum();
     }
-    matrix_type out = kernel_.make_block(x, centres_).apply(weights_);
-    if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).divergence_sum();
+    detail::require_finite_estimate<scalar_type>(out, where, "the estimated score");
     return out;
   }
 
@@ -55,10 +80,12 @@ class kernel_expansion {
       const auto on_samples = kernel_.make_block(x, samples_);
       vector_type out = -on_samples.potential_apply(weights_);
       if (alpha_ != 0) out -= (alpha_ / n()) * on_samples.laplacian_sum();
+      detail::require_finite_estimate<scalar_type>(out, "kernel_expansion::energy", "the estimated energy");
       return out;
     }
     vector_type out = -kernel_.make_block(x, centres_).potential_apply(weights_);
     if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).laplacian_sum();
+    detail::require_finite_estimate<scalar_type>(out, "kernel_expansion::energy", "the estimated energy");
     return out;
   }
 

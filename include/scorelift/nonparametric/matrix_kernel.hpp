@@ -46,10 +46,21 @@ static_assert(!curl_free_matrix_kernel<diagonal_gaussian<double>>);
 template <matrix_kernel Kernel>
 Kernel with_resolved_bandwidth(Kernel kernel, const matrix_view<typename Kernel::scalar_type>& samples,
                                std::string_view where) {
+  using scalar_type = typename Kernel::scalar_type;
+  if constexpr (requires { kernel.profile.validate(where); }) kernel.profile.validate(where);
   const auto sigma = kernel.profile.sigma;
   scorelift::detail::require(sigma >= 0 && std::isfinite(sigma), where, "kernel bandwidth sigma = ", sigma,
                              " but must be > 0 (or 0 for the median heuristic)");
-  if (sigma == 0) kernel.profile.sigma = median_bandwidth<typename Kernel::scalar_type>(samples);
+  if (sigma == 0) kernel.profile.sigma = median_bandwidth<scalar_type>(samples);
+  // The kernels scale by 1/σ² up to the third power (the Gaussian's ψ‴(0) = −1/(8σ⁶)): a bandwidth so
+  // small that this overflows gives ∞·0 = NaN on the diagonal, and one so large that σ² overflows gives
+  // the constant kernel 1. Both are refused here, naming σ, instead of fitting NaN or a singular system.
+  const scalar_type resolved = kernel.profile.sigma;
+  const scalar_type third = kernel.profile.template derivative<3>(scalar_type(0));
+  scorelift::detail::require(std::isfinite(resolved * resolved) && std::isfinite(third), where,
+                             "kernel bandwidth sigma = ", resolved, sigma == 0 ? " (median heuristic)" : "",
+                             " is too ", std::isfinite(third) ? "large: sigma² overflows" : "small: 1/sigma⁶ overflows",
+                             " (rescale the samples)");
   return kernel;
 }
 

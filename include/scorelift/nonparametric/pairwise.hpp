@@ -319,12 +319,24 @@ Scalar median_bandwidth(const matrix_view<Scalar>& samples) {
   const index_t n = samples.rows();
   scorelift::detail::require(n >= 2, "median_bandwidth", "argument 'samples' has shape ",
                              scorelift::detail::shape_string({n, samples.cols()}), " but needs at least 2 rows");
+  // A NaN or Inf makes the median NaN: named as such, not as coinciding samples.
+  scorelift::detail::require(samples.allFinite(), "median_bandwidth", "argument 'samples' (shape ",
+                             scorelift::detail::shape_string({n, samples.cols()}), ") contains NaN or Inf");
   const index_t m = std::min(n, detail::median_subsample);
   row_matrix<Scalar> subset(m, samples.cols());
   for (index_t i = 0; i < m; ++i) subset.row(i) = samples.row(i * n / m);
+  // The distances of the subset scaled by 2^−e, e the exponent of its largest |entry| (exact: a power of
+  // two), so that ‖xᵢ − xⱼ‖² neither overflows (points ~1e160 apart) nor underflows; σ is scaled back.
+  const Scalar largest = subset.size() > 0 ? subset.cwiseAbs().maxCoeff() : Scalar(0);
+  const int exponent = largest > Scalar(0) ? std::ilogb(largest) + 1 : 0;
+  subset *= std::ldexp(Scalar(1), -exponent);
   const auto pairs = static_cast<std::size_t>(m) * static_cast<std::size_t>(m - 1) / 2;
-  const Scalar sigma = std::sqrt(detail::kth_smallest_squared_distance<Scalar>(subset, pairs / 2));
-  scorelift::detail::require(sigma > Scalar(0) && std::isfinite(sigma), "median_bandwidth",
+  const Scalar sigma =
+      std::ldexp(std::sqrt(detail::kth_smallest_squared_distance<Scalar>(subset, pairs / 2)), exponent);
+  scorelift::detail::require(std::isfinite(sigma), "median_bandwidth", "the median pairwise distance of 'samples' (shape ",
+                             scorelift::detail::shape_string({n, samples.cols()}), ", largest |entry| ", largest,
+                             ") overflows");
+  scorelift::detail::require(sigma > Scalar(0), "median_bandwidth",
                              "the median pairwise distance of 'samples' (shape ",
                              scorelift::detail::shape_string({n, samples.cols()}), ") is ", sigma,
                              "; more than half the samples coincide");
@@ -333,7 +345,20 @@ Scalar median_bandwidth(const matrix_view<Scalar>& samples) {
 
 namespace detail {
 
-/// The checks every `fit` makes: at least 2 samples, at least one dimension, all finite.
+/// Every kernel forms ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2xᵢᵀyⱼ, at most 4 max ‖x‖²: that must be finite, or
+/// the kernel is ∞ − ∞ = NaN (points ~1e154 apart in double, ~1e19 in float). Refused, naming the size;
+/// the estimates are scale-covariant (the score of the samples x/c is c·ŝ(c·)), so rescaling is the remedy.
+template <class Scalar>
+void require_no_distance_overflow(const matrix_view<Scalar>& x, std::string_view where, const char* name) {
+  if (x.rows() == 0 || x.cols() == 0) return;
+  const Scalar largest = x.rowwise().squaredNorm().maxCoeff();
+  if (std::isfinite(Scalar(4) * largest)) return;
+  scorelift::detail::fail(where, "argument '", name, "' (shape ", scorelift::detail::shape_string({x.rows(), x.cols()}),
+                          ") has entries up to ", x.cwiseAbs().maxCoeff(),
+                          " whose squared distances overflow; rescale the samples (the estimate is scale-covariant)");
+}
+
+/// The checks every `fit` makes: at least 2 samples, at least one dimension, all finite, distances finite.
 template <class Scalar>
 void require_samples(const matrix_view<Scalar>& samples, std::string_view where) {
   const auto shape = scorelift::detail::shape_string({samples.rows(), samples.cols()});
@@ -343,6 +368,7 @@ void require_samples(const matrix_view<Scalar>& samples, std::string_view where)
                              " but needs at least 1 column");
   scorelift::detail::require(samples.allFinite(), where, "argument 'samples' (shape ", shape,
                              ") contains NaN or Inf");
+  require_no_distance_overflow<Scalar>(samples, where, "samples");
 }
 
 /// The checks every `score` / `energy` makes against the fitted samples.
@@ -353,6 +379,7 @@ void require_queries(const matrix_view<Scalar>& x, index_t fitted_dim, std::stri
   scorelift::detail::require(x.cols() == fitted_dim, where, "argument 'x' has shape ", shape,
                              " but the estimator was fitted on samples with ", fitted_dim, " columns");
   scorelift::detail::require(x.allFinite(), where, "argument 'x' (shape ", shape, ") contains NaN or Inf");
+  require_no_distance_overflow<Scalar>(x, where, "x");
 }
 
 }  // namespace detail

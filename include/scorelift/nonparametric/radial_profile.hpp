@@ -11,6 +11,9 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <concepts>
+#include <string_view>
+
+#include "scorelift/errors.hpp"
 
 namespace scorelift::nonparametric {
 
@@ -64,6 +67,13 @@ struct imq_profile {
   using scalar_type = Scalar;
   Scalar sigma;
   Scalar power = Scalar(0.5);
+
+  /// p must be finite and > 0: p ≤ 0 makes ψ constant or growing, not a positive-definite kernel.
+  /// (σ is checked where the bandwidth is resolved, matrix_kernel.hpp.) Called by every fit.
+  void validate(std::string_view where) const {
+    scorelift::detail::require(power > 0 && std::isfinite(power), where, "imq_profile power = ", power,
+                               " but must be finite and > 0");
+  }
 
   template <int Order, class Derived>
   auto derivative(const Eigen::ArrayBase<Derived>& s) const {

@@ -69,6 +69,16 @@ row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::st
   return out;
 }
 
+/// The parameters of conjugate gradients, where they enter: 0 < tolerance < 1 (0 never stops early,
+/// ≥ 1 stops before the first step and returns C = 0; NaN fails both) and max_iterations >= 1.
+template <class Scalar>
+void require_cg_parameters(Scalar tolerance, index_t max_iterations, std::string_view where) {
+  scorelift::detail::require(tolerance > 0 && tolerance < 1, where, "conjugate gradients tolerance = ", tolerance,
+                             " but must lie in (0, 1)");
+  scorelift::detail::require(max_iterations >= 1, where, "conjugate gradients max_iterations = ", max_iterations,
+                             " but must be >= 1");
+}
+
 /// Conjugate gradients for (A + shift I) C = B from C = 0, A given by `apply(P)`.
 /// Stops when every column (or, coupled, the whole matrix) has ‖r‖ ≤ tolerance·‖b‖.
 template <class Scalar, class Apply>
@@ -85,6 +95,7 @@ cg_report conjugate_gradient(const Apply& apply, Scalar shift, const row_matrix<
     return (den > 0).select(num / den, row_array::Zero(num.size()));
   };
 
+  require_cg_parameters(tolerance, max_iterations, where);
   cg_report report;
   c.setZero(b.rows(), b.cols());
   row_matrix<Scalar> r = b, p = b, q;

@@ -58,6 +58,11 @@ class ssge_estimator {
     constexpr const char* where = "ssge_estimator::fit";
     detail::require_samples<scalar_type>(samples, where);
     const bool threshold = cutoff_.kind == spectral_cutoff<scalar_type>::rule::relative_threshold;
+    scorelift::detail::require(threshold || cutoff_.kind == spectral_cutoff<scalar_type>::rule::kept_fraction, where,
+                               "cut-off rule ", static_cast<int>(cutoff_.kind), " is not a spectral_cutoff rule");
+    scorelift::detail::require(eigensolver_ == ssge_eigensolver::automatic || eigensolver_ == ssge_eigensolver::krylov ||
+                                   eigensolver_ == ssge_eigensolver::dense,
+                               where, "eigensolver = ", static_cast<int>(eigensolver_), " which is not an ssge_eigensolver");
     scorelift::detail::require(cutoff_.value > 0 && cutoff_.value <= 1, where, threshold ? "threshold tau = " : "kept fraction f = ", cutoff_.value,
                                " but must lie in (0, 1]");
     const index_t n = samples.rows();
@@ -83,6 +88,7 @@ class ssge_estimator {
     const detail::col_matrix<scalar_type> projected =
         (static_cast<scalar_type>(n) * mu_kept.array().square().inverse()).matrix().asDiagonal() * (u.transpose() * zeta);
     matrix_type w = u * projected;
+    detail::require_finite_fit(scalar_type(0), w, where);
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), matrix_type(), std::move(w));
     return *this;
   }

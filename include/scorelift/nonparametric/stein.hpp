@@ -31,8 +31,11 @@ class stein_gradient_estimator {
 
   stein_gradient_estimator& fit(const view_type& samples) {
     detail::require_samples<scalar_type>(samples, "stein_gradient_estimator::fit");
-    scorelift::detail::require(options_.eta > 0 && std::isfinite(options_.eta), "stein_gradient_estimator::fit",
-                               "eta = ", options_.eta, " but must be finite and > 0");
+    // λ = η/N must be a normal number: α = 1/λ = N/η must be finite.
+    scorelift::detail::require(options_.eta > 0 && std::isfinite(options_.eta) &&
+                                   std::isfinite(static_cast<scalar_type>(samples.rows()) / options_.eta),
+                               "stein_gradient_estimator::fit", "eta = ", options_.eta,
+                               " but must be finite and > 0 with N/eta finite");
     tikhonov_.options().lambda = options_.eta / static_cast<scalar_type>(samples.rows());
     tikhonov_.options().solver = tikhonov_solver::cholesky;
     tikhonov_.fit(samples);

@@ -89,8 +89,15 @@ class tikhonov_estimator {
   tikhonov_estimator& fit(const view_type& samples) {
     constexpr const char* where = "tikhonov_estimator::fit";
     detail::require_samples<scalar_type>(samples, where);
-    scorelift::detail::require(options_.lambda > 0 && std::isfinite(options_.lambda), where, "lambda = ",
-                               options_.lambda, " but must be finite and > 0 (the extension divides by it)");
+    scorelift::detail::require(options_.lambda > 0 && std::isfinite(options_.lambda) &&
+                                   std::isfinite(scalar_type(1) / options_.lambda),
+                               where, "lambda = ", options_.lambda,
+                               " but must be finite and > 0 with 1/lambda finite (the extension divides by it)");
+    scorelift::detail::require(options_.solver == tikhonov_solver::cholesky ||
+                                   options_.solver == tikhonov_solver::conjugate_gradient,
+                               where, "solver = ", static_cast<int>(options_.solver), " which is not a tikhonov_solver");
+    if (options_.solver == tikhonov_solver::conjugate_gradient)
+      detail::require_cg_parameters(options_.tolerance, options_.max_iterations, where);
     const index_t n = samples.rows();
     scorelift::detail::require(options_.nystrom_centres >= 0 && options_.nystrom_centres <= n, where,
                                "nystrom_centres = ", options_.nystrom_centres, " but 'samples' has shape ",
@@ -136,6 +143,7 @@ class tikhonov_estimator {
     }
     // f(x) = (1/λ) ζ̂(x) + Σᵢ K(x, xᵢ) (−cᵢ / (Nλ))
     matrix_type w = c / -nl;
+    detail::require_finite_fit(scalar_type(1) / options_.lambda, w, where);
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(1) / options_.lambda, matrix_type(),
                                        std::move(w));
     return *this;
@@ -188,6 +196,7 @@ class tikhonov_estimator {
         gram, matrix_type(static_cast<scalar_type>(n) * p.transpose() * zeta), where);
     const matrix_type a = p * theta;
     matrix_type weights = Eigen::Map<const matrix_type>(a.data(), m, x.cols());
+    detail::require_finite_fit(scalar_type(0), weights, where);
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), std::move(z), std::move(weights));
   }
 

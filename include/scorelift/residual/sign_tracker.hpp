@@ -39,25 +39,10 @@
 
 #include "scorelift/concepts.hpp"
 #include "scorelift/detail/checked_arithmetic.hpp"
+#include "scorelift/detail/host_values.hpp"
 #include "scorelift/errors.hpp"
 
 namespace scorelift {
-
-namespace detail {
-
-/// A per-sample vector on the host: one copy where the backend offers it, element sums otherwise.
-template <Backend B>
-std::vector<double> host_values(const typename B::vector_type& v) {
-  if constexpr (HostVectorBackend<B>) {
-    return B::vector_to_host(v);
-  } else {
-    std::vector<double> out(static_cast<std::size_t>(B::size(v)));
-    for (index_t i = 0; i < B::size(v); ++i) out[static_cast<std::size_t>(i)] = B::sum(v, i, i + 1);
-    return out;
-  }
-}
-
-}  // namespace detail
 
 /// The per-level statistics of one batch: sums[n · modes + l] = S[n, l] (row-major by noise level)
 /// and counts[n] = C[n]. Both are plain sums, so they may be all-reduced across processes.

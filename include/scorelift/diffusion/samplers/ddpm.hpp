@@ -11,6 +11,7 @@
 
 #include "scorelift/diffusion/discrete_schedule.hpp"
 #include "scorelift/diffusion/state.hpp"
+#include "scorelift/errors.hpp"
 
 namespace scorelift::diffusion {
 
@@ -21,6 +22,8 @@ enum class ddpm_variance { posterior, beta };
 template <diffusion_state X, class EpsilonModel, class Noise>
 X ddpm_sample(const discrete_schedule& schedule, EpsilonModel&& epsilon, X z, Noise&& noise,
               ddpm_variance variance = ddpm_variance::posterior) {
+  scorelift::detail::require(variance == ddpm_variance::posterior || variance == ddpm_variance::beta, "ddpm_sample",
+                             "argument 'variance' is ", static_cast<int>(variance), " which is not a ddpm_variance");
   X x = std::move(z);
   for (index_t t = schedule.steps(); t >= 1; --t) {
     const double beta = schedule.beta(t);

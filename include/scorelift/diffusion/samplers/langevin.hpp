@@ -24,9 +24,9 @@ namespace scorelift::diffusion {
 
 /// n noise levels geometrically spaced from σ_max down to σ_min (n ≥ 2).
 inline std::vector<double> geometric_sigmas(double sigma_max, double sigma_min, index_t n) {
-  scorelift::detail::require(n >= 2 && sigma_max > sigma_min && sigma_min > 0.0, "geometric_sigmas",
-                  "needs n >= 2 and sigma_max > sigma_min > 0 but has n = ", n, ", sigma_max = ", sigma_max,
-                  ", sigma_min = ", sigma_min);
+  scorelift::detail::require(n >= 2 && sigma_max > sigma_min && sigma_min > 0.0 && std::isfinite(sigma_max),
+                  "geometric_sigmas", "needs n >= 2 and finite sigma_max > sigma_min > 0 but has n = ", n,
+                  ", sigma_max = ", sigma_max, ", sigma_min = ", sigma_min);
   std::vector<double> sigmas(static_cast<std::size_t>(n));
   for (index_t i = 0; i < n; ++i)
     sigmas[static_cast<std::size_t>(i)] =
@@ -40,6 +40,9 @@ inline void require_decreasing(const std::vector<double>& sigmas, const char* wh
   for (std::size_t i = 0; i < sigmas.size(); ++i) {
     scorelift::detail::require(sigmas[i] > 0.0 && std::isfinite(sigmas[i]), where, "argument 'sigmas' has sigmas[", i, "] = ", sigmas[i],
             " but each must be finite and > 0");
+    // The samplers square every level (δ ∝ σ², σ_i² − σ_{i+1}², the final σ² ŝ).
+    scorelift::detail::require(std::isfinite(sigmas[i] * sigmas[i]), where, "argument 'sigmas' has sigmas[", i, "] = ",
+                               sigmas[i], " whose square overflows");
     // Only from i = 1: require's message arguments are evaluated even when the check passes.
     if (i > 0)
       scorelift::detail::require(sigmas[i] < sigmas[i - 1], where, "argument 'sigmas' must be strictly decreasing but sigmas[",
@@ -60,13 +63,21 @@ struct annealed_langevin_options {
 template <diffusion_state X, class ScoreModel, class Noise>
 X annealed_langevin_sample(ScoreModel&& score, const X& z, Noise&& noise, const annealed_langevin_options& options) {
   detail::require_decreasing(options.sigmas, "annealed_langevin_sample");
-  scorelift::detail::require(options.steps_per_level >= 1 && options.step_scale > 0.0, "annealed_langevin_sample",
-                  "needs steps_per_level >= 1 and step_scale > 0 but has ", options.steps_per_level, " and ",
-                  options.step_scale);
+  scorelift::detail::require(options.steps_per_level >= 1, "annealed_langevin_sample",
+                             "argument 'options.steps_per_level' is ", options.steps_per_level, " but must be >= 1");
+  scorelift::detail::require(options.step_scale > 0.0 && std::isfinite(options.step_scale), "annealed_langevin_sample",
+                             "argument 'options.step_scale' is ", options.step_scale, " but must be finite and > 0");
   const double last = options.sigmas.back();
+  // The largest step δ_1 = ε (σ_1/σ_L)² must be finite (the ratio, not σ_1²/σ_L², so that only a
+  // step that is itself unrepresentable is refused).
+  const double largest = options.sigmas.front() / last;
+  scorelift::detail::require(std::isfinite(options.step_scale * largest * largest), "annealed_langevin_sample",
+                             "the first step size step_scale (sigma_1/sigma_L)² = ", options.step_scale, " × (",
+                             options.sigmas.front(), "/", last, ")² overflows");
   X x = detail::scaled(options.sigmas.front(), z);
   for (const double sigma : options.sigmas) {
-    const double delta = options.step_scale * sigma * sigma / (last * last);
+    const double ratio = sigma / last;
+    const double delta = options.step_scale * ratio * ratio;  // ε σ_i²/σ_L²
     for (index_t m = 0; m < options.steps_per_level; ++m) {
       x = detail::lincomb(1.0, x, 0.5 * delta, X(score(static_cast<const X&>(x), sigma)));
       x = detail::lincomb(1.0, x, std::sqrt(delta), X(noise(static_cast<const X&>(x))));
@@ -88,8 +99,14 @@ template <diffusion_state X, class ScoreModel, class Noise>
 X predictor_corrector_sample(ScoreModel&& score, const X& z, Noise&& noise,
                              const predictor_corrector_options& options) {
   detail::require_decreasing(options.sigmas, "predictor_corrector_sample");
-  scorelift::detail::require(options.corrector_steps >= 0 && options.snr > 0.0, "predictor_corrector_sample",
-                  "needs corrector_steps >= 0 and snr > 0 but has ", options.corrector_steps, " and ", options.snr);
+  scorelift::detail::require(options.corrector_steps >= 0, "predictor_corrector_sample",
+                             "argument 'options.corrector_steps' is ", options.corrector_steps, " but must be >= 0");
+  // δ = 4 (r σ)² for every σ ≤ σ_0 must be finite.
+  const double largest_step = 2.0 * options.snr * options.sigmas.front();
+  scorelift::detail::require(options.snr > 0.0 && std::isfinite(largest_step * largest_step), "predictor_corrector_sample",
+                             "argument 'options.snr' is ", options.snr,
+                             " but must be > 0 and small enough that 4 (snr sigma_0)² is finite (sigma_0 = ",
+                             options.sigmas.front(), ")");
   X x = detail::scaled(options.sigmas.front(), z);
   for (std::size_t i = 0; i + 1 < options.sigmas.size(); ++i) {
     const double hi = options.sigmas[i], lo = options.sigmas[i + 1];

@@ -8,6 +8,7 @@
 // treats the data as unit-variance (exact for VP: N(0, I) at α ≈ 0; N(0, (1 + σ_max²) I) for VE).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "scorelift/diffusion/continuous_schedule.hpp"
@@ -31,8 +32,13 @@ X probability_flow_sample(const Schedule& schedule, ScoreModel&& score, const X&
                           const probability_flow_options& options = {}) {
   scorelift::detail::require(options.steps >= 1, "probability_flow_sample", "argument 'options.steps' is ", options.steps,
                   " but must be >= 1");
-  scorelift::detail::require(options.t_start > options.t_end && options.t_end >= 0.0, "probability_flow_sample",
-                  "needs t_start > t_end >= 0 but has t_start = ", options.t_start, ", t_end = ", options.t_end);
+  // The time grid lies in the schedules' domain [0, 1] (NaN fails every comparison).
+  scorelift::detail::require(options.t_start <= 1.0 && options.t_start > options.t_end && options.t_end >= 0.0,
+                  "probability_flow_sample", "needs 1 >= t_start > t_end >= 0 but has options.t_start = ",
+                  options.t_start, ", options.t_end = ", options.t_end);
+  scorelift::detail::require(options.method == ode_method::euler || options.method == ode_method::heun,
+                             "probability_flow_sample", "argument 'options.method' is ",
+                             static_cast<int>(options.method), " which is not an ode_method");
   // The drift must be finite on the whole grid (the cosine schedule's α'/α diverges at t = 1).
   for (const double t : {options.t_start, options.t_end})
     scorelift::detail::require(std::isfinite(schedule.d_log_alpha(t)) && std::isfinite(schedule.d_log_snr(t)),
@@ -47,14 +53,19 @@ X probability_flow_sample(const Schedule& schedule, ScoreModel&& score, const X&
   const noise_level start = schedule.level(options.t_start);
   X x = detail::scaled(std::hypot(start.alpha, start.sigma), z);
   const double h = (options.t_end - options.t_start) / static_cast<double>(options.steps);
+  // t_start + (i + 1)h can round past t_end (below 0 for t_end = 0): the grid is clamped to its ends.
+  const auto grid = [&](index_t i) {
+    return i == options.steps ? options.t_end
+                              : std::max(options.t_end, options.t_start + static_cast<double>(i) * h);
+  };
   for (index_t i = 0; i < options.steps; ++i) {
-    const double t = options.t_start + static_cast<double>(i) * h;
+    const double t = grid(i);
     const X d = velocity(x, t);
     if (options.method == ode_method::euler) {
       x = detail::lincomb(1.0, x, h, d);
     } else {
       const X predicted = detail::lincomb(1.0, x, h, d);
-      const X d_next = velocity(predicted, t + h);
+      const X d_next = velocity(predicted, grid(i + 1));
       x = detail::lincomb(1.0, x, 0.5 * h, detail::lincomb(1.0, d, 1.0, d_next));
     }
   }

@@ -7,7 +7,8 @@
 // B::all_finite / B::all_finite_vector and a non-finite value is rejected with an error naming the
 // argument. Silently propagating a NaN into a loss would poison the sign tracker's EMA state for
 // good, so the check is always on; it costs one extra read of the inputs (no allocation on the
-// Eigen and xtensor backends). Finite inputs can still overflow — a squared norm of entries ~1e155
+// Eigen and xtensor backends). Weights must be positive. Signs may be any finite reals: ±1 from a
+// sign_tracker, or soft signs (the gradients are exact for general κ). Finite inputs can still overflow — a squared norm of entries ~1e155
 // in double, a lifted product of two of them at ~1e77 — so the results are checked too (one read of each gradient), and an
 // overflow is an error that says so instead of a NaN loss.
 #pragma once
@@ -16,8 +17,10 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scorelift/concepts.hpp"
+#include "scorelift/detail/host_values.hpp"
 #include "scorelift/errors.hpp"
 #include "scorelift/objectives/score_batch.hpp"
 
@@ -86,7 +89,14 @@ batch_extents validate_score_batch(const score_batch<B>& batch, std::string_view
       validate_per_sample<B>(batch.divergence[l], where, indexed("divergence", l), extents);
   }
 
-  if (batch.weights) validate_per_sample<B>(*batch.weights, where, "weights", extents);
+  if (batch.weights) {
+    validate_per_sample<B>(*batch.weights, where, "weights", extents);
+    // A weight scales a sample's terms; zero or negative would drop it or flip its objective.
+    const std::vector<double> weights = host_values<B>(*batch.weights);
+    for (std::size_t b = 0; b < weights.size(); ++b)
+      require(weights[b] > 0.0, where, "argument 'weights' is ", weights[b], " at sample ", b,
+              " but weights must be positive (leave a sample out rather than weighting it by 0)");
+  }
   require(batch.signs.empty() || batch.signs.size() == batch.modes.size(), where, "argument 'signs' has ",
           batch.signs.size(), " entries but there are L = ", extents.levels, " modes (give one per mode, or none)");
   for (std::size_t l = 0; l < batch.signs.size(); ++l)
