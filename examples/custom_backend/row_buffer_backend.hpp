@@ -36,6 +36,25 @@ struct row_buffer {
   double operator()(index_t r, index_t c) const { return values[static_cast<std::size_t>(r * stride + c)]; }
 };
 
+/// The diffusion samplers move a batch of points through a·x + b·y (scorelift::diffusion::diffusion_state:
+/// a copyable type with `scalar * x` and `x + y`, the scalar being `X::Scalar` if it names one, double
+/// otherwise). These two operators make a row_buffer such a state; the results are dense (stride = cols).
+inline row_buffer operator*(double a, const row_buffer& x) {
+  row_buffer out(x.rows, x.cols);
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) out(r, c) = a * x(r, c);
+  return out;
+}
+inline row_buffer operator+(const row_buffer& x, const row_buffer& y) {
+  scorelift::detail::require(x.rows == y.rows && x.cols == y.cols, "row_buffer::operator+", "shapes ",
+                             scorelift::detail::shape_string({x.rows, x.cols}), " and ",
+                             scorelift::detail::shape_string({y.rows, y.cols}), " differ");
+  row_buffer out(x.rows, x.cols);
+  for (index_t r = 0; r < x.rows; ++r)
+    for (index_t c = 0; c < x.cols; ++c) out(r, c) = x(r, c) + y(r, c);
+  return out;
+}
+
 /// A read-only view: a pointer, a shape and a row stride. It owns nothing — like std::span, the
 /// memory it points at must outlive it — so it is cheap to copy and to reassign (score_batch keeps
 /// views and `batch.target = t` reassigns one: the concept asks for std::copyable).
