@@ -27,6 +27,20 @@ struct test_converter {
   }
 };
 
+/// The Eigen adapter's converter, with views of memory it lays out itself: each row padded by 3
+/// unused entries and the view a block of it (outer stride cols + 3, read in place by eigen_view).
+template <class S>
+struct padded_eigen_converter : test_converter<scorelift::eigen_backend<S>> {
+  using B = scorelift::eigen_backend<S>;
+  scorelift::testing::view_of_user_memory<B> view(index_t rows, index_t cols, std::span<const double> values) const {
+    auto padded = std::make_shared<typename B::matrix_type>(B::matrix_type::Constant(rows, cols + 3, S(-7)));
+    for (index_t r = 0; r < rows; ++r)
+      for (index_t c = 0; c < cols; ++c) (*padded)(r, c) = static_cast<S>(values[static_cast<std::size_t>(r * cols + c)]);
+    typename B::matrix_view block = padded->leftCols(cols);
+    return {padded, block};
+  }
+};
+
 template <class B>
 scorelift::testing::conformance_report run_kit() {
   return scorelift::testing::check_backend<B>(test_converter<B>{});
@@ -71,6 +85,16 @@ TEST_CASE_TEMPLATE("the project's adapters pass the conformance kit", B, SCORELI
   CHECK(report.passed());
   CHECK(report.checks > 150);
   CHECK(report.skipped.empty());  // every project adapter is a HostVectorBackend
+}
+
+TEST_CASE_TEMPLATE("the Eigen adapter passes the kit on strided views of padded user memory", S, double, float) {
+  using B = scorelift::eigen_backend<S>;
+  const auto plain = run_kit<B>();
+  const auto strided = scorelift::testing::check_backend<B>(padded_eigen_converter<S>{});
+  INFO(strided.summary());
+  CHECK(strided.passed());
+  // Two more comparisons (lifted and residual score matching) per objective scenario, each of several checks.
+  CHECK(strided.checks > plain.checks + 14);
 }
 
 TEST_CASE("the kit runs on a Backend without host vectors, deriving vectors from split_filled and axpby") {

@@ -23,7 +23,9 @@
 //     const auto report = scorelift::testing::check_backend<my_backend>(my_converter{});
 //     if (!report.passed()) std::cerr << report.summary();
 // The converter is the one thing the kit cannot derive: how a host matrix reaches the adapter and
-// back. Per-sample vectors are built with the adapter's own operations (vector_from_host where the
+// back. A converter may also offer `view_of_user_memory<B> view(rows, cols, row_major)` — the adapter's
+// view of memory the converter lays out (padded rows, a block): the objective scenarios then run again
+// on such views (view_converter below). Per-sample vectors are built with the adapter's own operations (vector_from_host where the
 // adapter is a HostVectorBackend, otherwise from split_filled and axpby, exactly).
 #pragma once
 
@@ -34,6 +36,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -64,6 +67,21 @@ concept matrix_converter =
       { convert.matrix(n, n, values) } -> std::same_as<typename B::matrix_type>;
       { convert.to_host(m) } -> std::same_as<std::vector<double>>;
     };
+
+/// A view of memory laid out by the converter itself (padded rows, a block of a larger buffer: what
+/// a user's own memory looks like), and whatever keeps that memory alive.
+template <Backend B>
+struct view_of_user_memory {
+  std::shared_ptr<const void> owner;
+  typename B::matrix_view view;
+};
+
+/// Optional: a converter that can also hand the adapter such views (`view(rows, cols, row_major)`).
+/// The kit then runs every objective scenario a second time on them ("strided views").
+template <class C, class B>
+concept view_converter = matrix_converter<C, B> && requires(const C& convert, index_t n, std::span<const double> values) {
+  { convert.view(n, n, values) } -> std::same_as<view_of_user_memory<B>>;
+};
 
 /// One mismatch: which check, and what differs (the first differing entry, both values, the bound).
 struct conformance_failure {
@@ -510,6 +528,24 @@ class conformance_run {
                     lifted_residual_loss<R>(reference, options));
     compare_results("residual_score_matching_loss " + s.label(), residual_score_matching_loss<B>(batch),
                     residual_score_matching_loss<R>(reference));
+    if constexpr (view_converter<Convert, B>) {
+      // The same batch read through views of the converter's own (e.g. strided) memory.
+      std::vector<view_of_user_memory<B>> memory;
+      score_batch<B> strided = batch;
+      strided.modes.clear();
+      for (const auto& m : h.modes) {
+        memory.push_back(convert_.view(m.rows, m.cols, m.values));
+        strided.modes.push_back(memory.back().view);
+      }
+      if (h.target) {
+        memory.push_back(convert_.view(h.target->rows, h.target->cols, h.target->values));
+        strided.target = memory.back().view;  // views are assignable (the concept asks for it)
+      }
+      compare_results("lifted_residual_loss " + s.label() + " (strided views)", lifted_residual_loss<B>(strided, options),
+                      lifted_residual_loss<R>(reference, options));
+      compare_results("residual_score_matching_loss " + s.label() + " (strided views)",
+                      residual_score_matching_loss<B>(strided), residual_score_matching_loss<R>(reference));
+    }
     const auto per_sample = per_sample_residual_alignment<B>(batch);
     const auto per_sample_reference = per_sample_residual_alignment<R>(reference);
     for (std::size_t l = 0; l < per_sample.size() && l < per_sample_reference.size(); ++l)
