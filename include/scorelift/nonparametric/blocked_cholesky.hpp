@@ -4,7 +4,7 @@
 //
 // The rank update is the O(n³) part, so the factor runs at the rate of the GEMM kernel behind it. Eigen's
 // own float GEMM reaches ~70–79 GFLOP/s on one AVX-512 core (n = 2000: 41–44 ms), OpenBLAS's ~103
-// (29.5 ms; measured side by side, benchmarks/RESULTS.md). On a Zen 5 core (full-width AVX-512) the order
+// (29.5 ms; measured side by side, 2026-12-02: git log -p benchmarks/RESULTS.md). On a Zen 5 core (full-width AVX-512) the order
 // depends on OpenBLAS's kernels: 15.7–16.8 ms with its AVX-512 ones, 21–23 ms with Eigen's (-march=native),
 // 26–27 ms with OpenBLAS's AVX2 (Haswell) ones. Defining SCORELIFT_USE_BLAS (CMake: link
 // scorelift::blas) routes the two steps to cblas_?trsm and cblas_?syrk; the thin products of the solves

@@ -3,7 +3,7 @@
 // The tangent pass is GEMM-bound: 3 products of R = B(1 + M) rows per hidden layer. Two engines can run a
 // float32 CPU product: at::mm (LibTorch's BLAS: OpenBLAS on Debian, MKL in pip wheels) and oneDNN's JIT sgemm
 // (at::mkldnn_linear, on oneDNN's own tensor layout, so with a conversion each way). Measured on this project's
-// VMs (benchmarks/RESULTS.md, issue 9): oneDNN ran the 128–256-row products 2–4× faster than OpenBLAS only
+// VMs (issue 9, in the history of benchmarks/RESULTS.md): oneDNN ran the 128–256-row products 2–4× faster than OpenBLAS only
 // when OpenBLAS had fallen back to its Prescott kernels on an unrecognised CPU (scripts/blas-env.sh fixes that);
 // against OpenBLAS's proper AVX-512 kernels it was slower once the conversions are paid (DSM step 1.4–1.9 ms
 // vs 0.6 ms). Choosing by timing each shape at run time picked the slower engine whenever load hit the timing,
