@@ -47,7 +47,7 @@ struct fuzz_input {
   std::vector<vector> signs;
   lifted_options options;
   bool must_refuse = false;     ///< certainly malformed
-  bool questionable = false;    ///< weights ≤ 0 or signs not ±1: either outcome, finite if accepted
+  bool questionable = false;    ///< signs not ±1 (soft signs): either outcome, finite if accepted
   bool extreme_finite = false;  ///< finite entries at the edge of the range (may overflow: then refused)
   std::string description;
 };
@@ -132,7 +132,7 @@ fuzz_input random_input(generator& g, index_t min_batch) {
     in.weights = g.uniform_vector(B, 0.2, 2.0);
     if (g.chance(0.3) && B > 0) {
       (*in.weights)(0) = g.pick(std::vector<double>{0.0, -1.0, -1e-300});
-      in.questionable = true;
+      in.must_refuse = true;  // weights must be positive (objectives/detail/validate.hpp)
       in.description += " weight <= 0";
     }
     if (g.chance(0.05)) in.weights = g.uniform_vector(B + 1, 0.2, 2.0), in.must_refuse = true, in.description += " weights length";
@@ -164,7 +164,7 @@ fuzz_input random_input(generator& g, index_t min_batch) {
     }
     if (in.target && g.chance(0.5)) placed = g.place(*in.target, extreme_finite_values) || placed;
     if (!in.divergence.empty() && g.chance(0.3)) placed = g.place(in.divergence.front(), extreme_finite_values) || placed;
-    if (in.weights && g.chance(0.3)) {
+    if (in.weights && !in.must_refuse && g.chance(0.3)) {  // (not over a weight that must be refused)
       const double w = g.pick(std::vector<double>{1e300, 1e200, std::numeric_limits<double>::max(), 1e-300});
       placed = (in.weights->size() > 0 && ((*in.weights)(0) = w, true)) || placed;
     }
