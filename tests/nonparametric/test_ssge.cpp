@@ -57,3 +57,20 @@ TEST_CASE("ssge cut-off rules: threshold keeps eigenvalues above tau * max, keep
   const rmat<> unregularised = 30.0 * gram.ldlt().solve(test::fd_zeta(kernel, x, x));
   CHECK(test::relative_error(all.fit(x).score(x), unregularised) < 1e-6);
 }
+
+TEST_CASE_TEMPLATE("ssge kept fraction keeps ceil(f N) eigenpairs of the fraction as written", S, double, float) {
+  // 0.07 · 100 is 7.000000000000001 in double: a plain ceil keeps 8. Boundaries: a whole product keeps
+  // exactly that many, anything above it one more.
+  const rmat<S> x = test::standard_normal<S>(100, 2, 71);
+  const auto kept = [&](S f) {
+    ssge_estimator<diagonal_gaussian<S>> estimator({{S(0.1)}}, spectral_cutoff<S>::fraction(f));  // narrow: K ≈ I, every pair kept is well conditioned
+    estimator.fit(x);
+    return estimator.kept_eigenpairs();
+  };
+  CHECK(kept(S(0.07)) == 7);
+  CHECK(kept(S(0.071)) == 8);
+  CHECK(kept(S(0.5)) == 50);
+  CHECK(kept(S(0.29)) == 29);
+  CHECK(kept(S(0.001)) == 1);  // clamped to at least one
+  CHECK(kept(S(1)) == 100);
+}

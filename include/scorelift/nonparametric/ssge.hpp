@@ -104,8 +104,7 @@ class ssge_estimator {
                                           const char* where) const {
     const index_t n = gram.rows();
     const auto wanted = [&](const column_vector<scalar_type>& mu) -> index_t {  // μ descending
-      const index_t j = threshold ? (mu.array() >= cutoff_.value * mu(0)).count()
-                                  : static_cast<index_t>(std::ceil(cutoff_.value * static_cast<scalar_type>(n)));
+      const index_t j = threshold ? (mu.array() >= cutoff_.value * mu(0)).count() : kept_count(cutoff_.value, n);
       return std::clamp<index_t>(j, 1, n);
     };
     const index_t max_basis = eigensolver_ == ssge_eigensolver::krylov ? n : std::max<index_t>(n / 2, krylov_block);
@@ -122,6 +121,16 @@ class ssge_estimator {
     scorelift::detail::require(all.has_value(), where, "the eigensolver did not converge");
     const index_t j = wanted(all->values);
     return {all->values.head(j), all->vectors.leftCols(j)};
+  }
+
+  /// ⌈f·N⌉ for the fraction the user wrote: f is a binary approximation of a decimal, so f·N may land a
+  /// few ulps above a whole number it means (0.07 · 100 = 7.000000000000001 in double) — such a product
+  /// is that whole number, not the next one. Products more than 4 ulps from a whole number round up.
+  static index_t kept_count(scalar_type f, index_t n) {
+    const double product = static_cast<double>(f) * static_cast<double>(n);
+    const double nearest = std::nearbyint(product);
+    const double slack = 4.0 * static_cast<double>(std::numeric_limits<scalar_type>::epsilon()) * product;
+    return static_cast<index_t>(std::abs(product - nearest) <= slack ? nearest : std::ceil(product));
   }
 
   Kernel kernel_;
