@@ -74,3 +74,36 @@ TEST_CASE_TEMPLATE("ssge kept fraction keeps ceil(f N) eigenpairs of the fractio
   CHECK(kept(S(0.001)) == 1);  // clamped to at least one
   CHECK(kept(S(1)) == 100);
 }
+
+TEST_CASE("ssge absolute threshold and an exact count keep the eigenpairs they name") {
+  // The Gram matrix's own spectrum decides: an absolute threshold between μ₆ and μ₇ keeps 6, as does
+  // exactly(6), and both give the estimator of the relative threshold that keeps the same 6.
+  const rmat<> x = test::standard_normal(40, 2, 81), q = test::standard_normal(5, 2, 82);
+  const diagonal_gaussian<double> kernel{{0.8}};
+  Eigen::MatrixXd gram(40, 40);
+  for (index_t i = 0; i < 40; ++i)
+    for (index_t j = 0; j < 40; ++j) gram(i, j) = std::exp(-(x.row(i) - x.row(j)).squaredNorm() / (2 * 0.8 * 0.8));
+  const Eigen::VectorXd mu = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(gram).eigenvalues().reverse();  // descending
+  const double between = std::sqrt(mu(5) * mu(6));  // geometric mean of μ₆ and μ₇
+
+  ssge_estimator<diagonal_gaussian<double>> absolute(kernel, spectral_cutoff<double>::absolute(between));
+  ssge_estimator<diagonal_gaussian<double>> exactly(kernel, spectral_cutoff<double>::exactly(6));
+  ssge_estimator<diagonal_gaussian<double>> relative(kernel, spectral_cutoff<double>::threshold(between / mu(0)));
+  absolute.fit(x);
+  exactly.fit(x);
+  relative.fit(x);
+  CHECK(absolute.kept_eigenpairs() == 6);
+  CHECK(exactly.kept_eigenpairs() == 6);
+  REQUIRE(relative.kept_eigenpairs() == 6);
+  const rmat<> reference = relative.score(q);
+  CHECK((absolute.score(q) - reference).norm() <= 1e-10 * reference.norm());
+  CHECK((exactly.score(q) - reference).norm() <= 1e-10 * reference.norm());
+
+  CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::absolute(2 * mu(0))).fit(x),
+                       doctest::Contains("is above the largest eigenvalue"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::absolute(-1.0)).fit(x),
+                       doctest::Contains("absolute threshold tau = -1"), scorelift::invalid_argument);
+  for (index_t bad : {index_t(0), index_t(41)})
+    CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::exactly(bad)).fit(x),
+                         doctest::Contains("kept count J = "), scorelift::invalid_argument);
+}

@@ -7,7 +7,8 @@
 // With Σₘ ∇ₓk(xₘ, xₘ') = −N ζ̂(xₘ') this collapses to one kernel expansion (α = 0):
 //   ŝ(x) = Σₘ k(x, xₘ) wₘ,   W = N U_J M_J⁻² U_Jᵀ ζ̂(X),
 // i.e. spectral cut-off regularisation of L̂ = K/N (Zhou et al. 2020): at the samples ŝ = N U_J M_J⁻¹ U_Jᵀ ζ̂.
-// The cut-off keeps the J largest eigenvalues, chosen by a relative threshold or a kept fraction.
+// The cut-off keeps the J largest eigenvalues, chosen by a relative or absolute threshold, a kept
+// fraction, or J itself (spectral_cutoff).
 #pragma once
 
 #include <algorithm>
@@ -19,16 +20,22 @@
 
 namespace scorelift::nonparametric {
 
+/// Which eigenpairs of the Gram matrix K (N×N, eigenvalues μ₁ ≥ μ₂ ≥ … of K itself, not of K/N) SSGE keeps.
 template <class Scalar>
 struct spectral_cutoff {
-  enum class rule { relative_threshold, kept_fraction };
+  enum class rule { relative_threshold, kept_fraction, absolute_threshold, kept_count };
   rule kind = rule::relative_threshold;
-  Scalar value = Scalar(0.01);
+  Scalar value = Scalar(0.01);  ///< τ or f (the threshold and fraction rules)
+  index_t count = 0;            ///< J (kept_count)
 
-  /// Keep eigenvalues μⱼ ≥ τ · μ_max.
-  static spectral_cutoff threshold(Scalar tau) { return {rule::relative_threshold, tau}; }
-  /// Keep the ⌈f·N⌉ largest eigenvalues.
-  static spectral_cutoff fraction(Scalar f) { return {rule::kept_fraction, f}; }
+  /// Keep eigenvalues μⱼ ≥ τ · μ_max, τ ∈ (0, 1].
+  static spectral_cutoff threshold(Scalar tau) { return {rule::relative_threshold, tau, 0}; }
+  /// Keep the ⌈f·N⌉ largest eigenvalues, f ∈ (0, 1].
+  static spectral_cutoff fraction(Scalar f) { return {rule::kept_fraction, f, 0}; }
+  /// Keep eigenvalues μⱼ ≥ τ, τ > 0 (at least the largest must pass).
+  static spectral_cutoff absolute(Scalar tau) { return {rule::absolute_threshold, tau, 0}; }
+  /// Keep exactly the J largest eigenvalues, 1 ≤ J ≤ N.
+  static spectral_cutoff exactly(index_t j) { return {rule::kept_count, Scalar(0), j}; }
 };
 
 /// How SSGE finds its J eigenpairs: `automatic` uses block Krylov (largest_eigenpairs.hpp, O(N²m) for a
@@ -57,15 +64,31 @@ class ssge_estimator {
   ssge_estimator& fit(const view_type& samples) {
     constexpr const char* where = "ssge_estimator::fit";
     detail::require_samples<scalar_type>(samples, where);
-    const bool threshold = cutoff_.kind == spectral_cutoff<scalar_type>::rule::relative_threshold;
-    scorelift::detail::require(threshold || cutoff_.kind == spectral_cutoff<scalar_type>::rule::kept_fraction, where,
-                               "cut-off rule ", static_cast<int>(cutoff_.kind), " is not a spectral_cutoff rule");
+    using rule = typename spectral_cutoff<scalar_type>::rule;
     scorelift::detail::require(eigensolver_ == ssge_eigensolver::automatic || eigensolver_ == ssge_eigensolver::krylov ||
                                    eigensolver_ == ssge_eigensolver::dense,
                                where, "eigensolver = ", static_cast<int>(eigensolver_), " which is not an ssge_eigensolver");
-    scorelift::detail::require(cutoff_.value > 0 && cutoff_.value <= 1, where, threshold ? "threshold tau = " : "kept fraction f = ", cutoff_.value,
-                               " but must lie in (0, 1]");
     const index_t n = samples.rows();
+    switch (cutoff_.kind) {
+      case rule::relative_threshold:
+      case rule::kept_fraction:
+        scorelift::detail::require(cutoff_.value > 0 && cutoff_.value <= 1, where,
+                                   cutoff_.kind == rule::kept_fraction ? "kept fraction f = " : "threshold tau = ",
+                                   cutoff_.value, " but must lie in (0, 1]");
+        break;
+      case rule::absolute_threshold:
+        scorelift::detail::require(cutoff_.value > 0 && std::isfinite(cutoff_.value), where, "absolute threshold tau = ",
+                                   cutoff_.value, " but must be positive and finite");
+        break;
+      case rule::kept_count:
+        scorelift::detail::require(cutoff_.count >= 1 && cutoff_.count <= n, where, "kept count J = ", cutoff_.count,
+                                   " but must lie in [1, N] with N = ", n, " samples");
+        break;
+      default:
+        scorelift::detail::fail(where, "cut-off rule ", static_cast<int>(cutoff_.kind), " is not a spectral_cutoff rule");
+    }
+    // The threshold rules choose J from the spectrum; the others fix it up front.
+    const bool threshold = cutoff_.kind == rule::relative_threshold || cutoff_.kind == rule::absolute_threshold;
     const Kernel kernel = with_resolved_bandwidth(kernel_, samples, where);
     matrix_type x = samples;
     const auto on_samples = kernel.make_block(x, x);
@@ -75,6 +98,9 @@ class ssge_estimator {
     const auto& mu_kept = top.values;  // descending
     kept_ = mu_kept.size();
     const scalar_type mu_max = mu_kept(0);
+    scorelift::detail::require(cutoff_.kind != rule::absolute_threshold || mu_max >= cutoff_.value, where,
+                               "absolute threshold tau = ", cutoff_.value, " is above the largest eigenvalue ", mu_max,
+                               " of the Gram matrix: no eigenpair would be kept");
     // Λ_J⁻² blows up for eigenvalues at rounding level: refuse rather than return noise.
     const scalar_type floor = static_cast<scalar_type>(n) * std::numeric_limits<scalar_type>::epsilon() * mu_max;
     scorelift::detail::require(mu_kept.minCoeff() > floor, where, "the cut-off keeps ", kept_,
@@ -103,14 +129,22 @@ class ssge_estimator {
   eigenpairs<scalar_type> largest_eigenpairs(const Eigen::Ref<const detail::col_matrix<scalar_type>>& gram, bool threshold,
                                           const char* where) const {
     const index_t n = gram.rows();
+    using rule = typename spectral_cutoff<scalar_type>::rule;
     const auto wanted = [&](const column_vector<scalar_type>& mu) -> index_t {  // μ descending
-      const index_t j = threshold ? (mu.array() >= cutoff_.value * mu(0)).count() : kept_count(cutoff_.value, n);
+      index_t j = 0;
+      switch (cutoff_.kind) {
+        case rule::relative_threshold: j = (mu.array() >= cutoff_.value * mu(0)).count(); break;
+        case rule::absolute_threshold: j = (mu.array() >= cutoff_.value).count(); break;
+        case rule::kept_fraction: j = ceil_of_fraction(cutoff_.value, n); break;
+        case rule::kept_count: j = cutoff_.count; break;
+        default: scorelift::detail::fail(where, "cut-off rule ", static_cast<int>(cutoff_.kind), " is not a spectral_cutoff rule");
+      }
       return std::clamp<index_t>(j, 1, n);
     };
     const index_t max_basis = eigensolver_ == ssge_eigensolver::krylov ? n : std::max<index_t>(n / 2, krylov_block);
     const bool krylov = eigensolver_ == ssge_eigensolver::krylov ||
                         (eigensolver_ == ssge_eigensolver::automatic && n >= 16 * krylov_block);
-    // A kept fraction fixes J up front: skip Krylov when J + 1 pairs cannot fit in the basis.
+    // A kept fraction or count fixes J up front: skip Krylov when J + 1 pairs cannot fit in the basis.
     if (krylov && (threshold || wanted(column_vector<scalar_type>::Ones(1)) < max_basis)) {
       // ε^(3/4) relative residual (2·10⁻¹² in double): well above the Rayleigh–Ritz floor (~√m·ε), and
       // eigenvectors then agree with the dense solver's to ~residual / gap.
@@ -126,7 +160,7 @@ class ssge_estimator {
   /// ⌈f·N⌉ for the fraction the user wrote: f is a binary approximation of a decimal, so f·N may land a
   /// few ulps above a whole number it means (0.07 · 100 = 7.000000000000001 in double) — such a product
   /// is that whole number, not the next one. Products more than 4 ulps from a whole number round up.
-  static index_t kept_count(scalar_type f, index_t n) {
+  static index_t ceil_of_fraction(scalar_type f, index_t n) {
     const double product = static_cast<double>(f) * static_cast<double>(n);
     const double nearest = std::nearbyint(product);
     const double slack = 4.0 * static_cast<double>(std::numeric_limits<scalar_type>::epsilon()) * product;
