@@ -2,6 +2,18 @@
 //   f_t = f_{t−1} + η (ζ̂ − L̂ f_{t−1}),  i.e. u_t = 0, ω_t = 1 in iterative_estimator.hpp.
 // Its spectral filter on L̂'s eigenvalue σ is g_T(σ) = (1 − (1 − ησ)^T)/σ: T iterations regularise
 // like Tikhonov with λ ≈ 1/(Tη) = κ/T (κ the norm bound of L̂) — more iterations, less smoothing.
+//
+// kscore (kscore/estimators/landweber.py, Landweber) takes T = iternum, or T = ⌊1/lam⌋ + 1 from lam
+// (lam = 1/T, which is λ ≈ 1/(Tη) only for η = 1), and a fixed `stepsize` γ = 10⁻² on the unnormalised K,
+// i.e. η = Nγ on L̂: stable only while γ‖K‖ < 2, which a diagonal kernel (‖K‖ ≤ N, near N for a wide
+// bandwidth) can break past N = 200.
+// Its update is also wrong. Write f_t = α_t ζ̂ + K(·, X) c_t and H = −ζ̂(X) (its H_dh). The update above,
+// with f_{t−1}(X) = α_{t−1} ζ̂(X) + K c_{t−1} and L̂ = K/N, gives α_t = tη and
+//   c_t = c_{t−1} − (η/N) K c_{t−1} + (t−1)(η²/N) H.
+// Landweber.fit runs c ← c − γ K c − t γ² H for t = 1..T−1 (its t is our t − 1) and returns α_T = Tγ:
+// the K c term matches η = Nγ, but then α_T should be NTγ and the H term +tNγ²H. Its ζ̂ terms lack the
+// factor N and the H term has the wrong sign: for T = 2 it returns 2γζ̂ + γ²K(·, X)ζ̂(X), where Landweber
+// with step γ on L̂ gives 2γζ̂ − (γ²/N)K(·, X)ζ̂(X). Not copied here.
 #pragma once
 
 #include <utility>

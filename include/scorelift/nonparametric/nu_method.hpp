@@ -5,6 +5,11 @@
 //   u_t = (t−1)(2t−3)(2t+2ν−1) / [(t+2ν−1)(2t+4ν−1)(2t+2ν−3)]
 //   ω_t = 4(2t+2ν−1)(t+ν−1) / [(t+2ν−1)(2t+4ν−1)]
 // (u₁ = 0 and ω₁ = (4ν+2)/(4ν+1): the first step is a scaled Landweber step.)
+// kscore (kscore/estimators/nu_method.py, NuMethod) has the same u_t, ω_t, first step and T (iternum, or
+// T = ⌊1/√lam⌋ + 1 from lam; lam = 1/T² from iternum), and its recursion is right (its a = −α, H = −ζ̂(X)),
+// but with step η = 1 on L̂ = K/N and no step argument. That needs ‖K‖/N ≤ 1: true for a diagonal kernel
+// with ψ(0) = 1, not in general for a curl-free one (K(x, x) = −2ψ'(0)I = I/σ² for kscore's Gaussian and
+// IMQ). Here η = 1/κ (iterative_estimator.hpp), so the same T regularises alike only when κ = 1.
 #pragma once
 
 #include <cmath>

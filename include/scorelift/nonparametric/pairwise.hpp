@@ -314,6 +314,9 @@ inline constexpr index_t median_subsample = 1024;
 /// Median heuristic: σ = median of the pairwise distances ‖xᵢ − xⱼ‖ over i < j (Gretton et al.;
 /// the convention of Li & Turner 2018 and Shi et al. 2018, used with ψ(s) = exp(−s/(2σ²))).
 /// For N > 1024 the median is taken over an evenly strided subset of 1024 samples (deterministic).
+/// kscore (kscore/utils.py, median_heuristic) uses σ the same way, ψ(s) = exp(−s/(2σ²)) or (1 + s/σ²)^(−p),
+/// but takes the ⌊N²/2⌋-th largest of all N² distances, zeros of i = j included, over all N samples: the
+/// pair distance ⌊N/4⌋ ranks (of N(N−1)/2) below this one for N ≤ 1024. Pass its value as σ for identical fits.
 template <class Scalar>
 Scalar median_bandwidth(const matrix_view<Scalar>& samples) {
   const index_t n = samples.rows();

@@ -4,9 +4,15 @@
 // empirical identity −K G ≈ ∇K, (∇K)ᵢ = Σⱼ ∇_{xⱼ} k(xᵢ, xⱼ), is solved with a ridge η:
 //   Ĝ = −(K + ηI)⁻¹ ∇K          (rows: the estimated scores at the samples).
 // Since Σⱼ ∇_{xⱼ} k(xᵢ, xⱼ) = −N ζ̂(xᵢ), this is exactly Tikhonov with a diagonal kernel and λ = η/N
-// (Zhou et al. 2020, §4.2), which also supplies the out-of-sample extension Li & Turner lack:
+// (Zhou et al. 2020, §4.2), which also supplies an out-of-sample extension:
 //   ŝ(x) = −(1/η)[∇K(x) + Σᵢ k(x, xᵢ) Ĝᵢ],   ŝ(xⱼ) = Ĝⱼ.
+// Li & Turner have their own (their §3.4, as kscore's stein.py Stein._compute_gradients_one cites and
+// implements it): refit with x appended to the samples, η fixed, and read x's row, through the Schur
+// complement k(x, x) + η − k(X, x)ᵀ(K + ηI)⁻¹k(X, x). It is a different function of x; this class offers
+// only the Tikhonov extension above (the Li–Turner one: not yet).
 // So this class is that Tikhonov estimator with Li & Turner's parameter η (fixed, not scaled by N).
+// kscore's Stein(lam) sets η = N²·lam (Stein.fit, "for the unified meaning of λ"), but at the samples that
+// is its Tikhonov with λ = N·lam, not with lam: use eta = N²·lam here for the same Ĝ.
 #pragma once
 
 #include "scorelift/nonparametric/tikhonov.hpp"

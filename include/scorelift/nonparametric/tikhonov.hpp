@@ -7,12 +7,19 @@
 // From λ f = ζ̂ − L̂ f, the values cᵢ = f(xᵢ) solve
 //   (K + NλI) c = N ζ̂(X)        (K the Gram matrix: N×N for diagonal kernels, ND×ND curl-free)
 // and the out-of-sample extension is f(x) = (1/λ)[ζ̂(x) − (1/N) Σᵢ K(x, xᵢ) cᵢ], so α = 1/λ and
-// W = −c/(Nλ); at x = xⱼ it returns cⱼ. Zhou et al.'s (λ/2)‖f‖² convention is λ_theirs = 2λ; Li &
-// Turner's Stein estimator uses η = Nλ (stein.hpp).
+// W = −c/(Nλ); at x = xⱼ it returns cⱼ. kscore's `lam` is this λ, with no factor 2: with its
+// H = −ζ̂(X) (H_dh), Tikhonov._fit_exact (kscore/estimators/tikhonov.py) solves (K + NλI) c' = H/λ
+// and compute_gradients returns K(x, X) c' − H(x)/λ, i.e. c' = W and the same f. (Halving both terms,
+// ½‖f − s‖² + (λ/2)‖f‖², leaves the minimiser (L̂ + λ)⁻¹ L̂ s and so λ unchanged.) Li & Turner's Stein
+// estimator uses η = Nλ (stein.hpp); kscore's Stein `lam` is η/N², so λ = N·lam there (stein.py).
 //
 // Nyström (M centres z drawn without replacement from the samples): f restricted to
 // span{K(·, zₘ)eₐ}, f = Σₘ K(·, zₘ) aₘ. The same objective, with ⟨f, s⟩ through Stein's identity,
 // is minimised by  (K_ZX K_XZ + Nλ K_ZZ) a = N ζ̂(Z):  O(NM²D²) to form, O((MD)³) to solve.
+// kscore (Tikhonov._fit_subsample) solves the same system divided by N, for −a, with the same λ, its
+// centres drawn with replacement and 10⁻⁷I added. Its truncated_tikhonov = True without subsampling (Z = X) is this
+// with M = N, but _fit_exact divides H by λ in that branch too while compute_gradients' branch for it
+// does not multiply back: kscore's result there is 1/λ times this estimate.
 #pragma once
 
 #include <algorithm>
