@@ -55,24 +55,30 @@ for ((rank = 0; rank < processes; ++rank)); do
   pids+=($!)
 done
 
+# Poll rather than `wait -n`: when two processes end together, `wait -n -p` may return for neither
+# (seen: `finished: unbound variable` after both ranks had passed). bash reaps each child as it exits
+# and keeps its status, so a pid that `kill -0` no longer finds has a status for `wait <pid>`.
 status=0
 watchdog=""
-while ((${#pids[@]})); do
-  finished=""
-  wait -n -p finished "${pids[@]}" && code=0 || code=$?
-  [[ -n $finished ]] || break
-  left=()
-  for pid in "${pids[@]}"; do [[ $pid == "$finished" ]] || left+=("$pid"); done
-  pids=("${left[@]+"${left[@]}"}")
-  if ((code != 0 && status == 0)); then
-    status=$code
-    if ((${#pids[@]})); then
-      (sleep "$grace" </dev/null >/dev/null 2>&1
-       echo "launch.sh: processes still running ${grace} s after a failure: stopping them" >&2
-       kill "${pids[@]}" 2>/dev/null) &
-      watchdog=$!
+running=("${pids[@]}")
+while ((${#running[@]})); do
+  alive=()
+  for pid in "${running[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      alive+=("$pid")
+      continue
     fi
+    wait "$pid" && code=0 || code=$?
+    ((code == 0 || status != 0)) || status=$code
+  done
+  running=("${alive[@]+"${alive[@]}"}")
+  if ((status != 0)) && [[ -z $watchdog ]] && ((${#running[@]})); then
+    (sleep "$grace" </dev/null >/dev/null 2>&1
+     echo "launch.sh: processes still running ${grace} s after a failure: stopping them" >&2
+     kill "${running[@]}" 2>/dev/null) &
+    watchdog=$!
   fi
+  ((${#running[@]} == 0)) || sleep 0.1
 done
 [[ -z $watchdog ]] || kill "$watchdog" 2>/dev/null || true
 wait 2>/dev/null || true
