@@ -85,8 +85,7 @@ int module_dsm(const sd::process_group& group) {
     dsm(reference, x, eps).backward();
     reference_optimiser.step();
   }
-  expect_identical_across_ranks(group, flat(model->parameters()), "the parameters");
-  expect_close(flat(model->parameters()), flat(reference->parameters()), tolerance, "parameters vs one process");
+  expect_replicas_match(group, *model, *reference, tolerance, "one process");
   return 0;
 }
 
@@ -134,8 +133,7 @@ int unet_dsm(const sd::process_group& group) {
     dsm(reference, x, eps, sigma).backward();
     reference_optimiser.step();
   }
-  expect_identical_across_ranks(group, flat(unet->parameters()), "the UNet parameters");
-  expect_close(flat(unet->parameters()), flat(reference->parameters()), tolerance, "UNet parameters vs one process");
+  expect_replicas_match(group, *unet, *reference, tolerance, "one process");
   return 0;
 }
 
@@ -199,10 +197,7 @@ int global_lifted(const sd::process_group& group, const lifted_step& objective, 
     stack->update_signs(out.residual_alignment);
     reference->update_signs(reference_out.residual_alignment);
   }
-  expect_identical_across_ranks(group, flat(stack->parameters()), "the parameters");
-  expect_identical_across_ranks(group, flat(stack->buffers()), "the signs");
-  expect_close(flat(stack->parameters()), flat(reference->parameters()), tolerance, "parameters vs one process");
-  expect_close(flat(stack->buffers()), flat(reference->buffers()), tolerance, "signs vs one process");
+  expect_replicas_match(group, *stack, *reference, tolerance, "one process");
   return 0;
 }
 
@@ -214,8 +209,8 @@ int local_lifted(const sd::process_group& group) {
   replicas.broadcast_from_main();
   torch::optim::Adam optimiser(stack->parameters(), 1e-2), reference_optimiser(reference->parameters(), 1e-2);
   const std::int64_t global = per_rank * group.world_size();
+  const auto shard = sd::shard_of(global, group.rank(), group.world_size());
   for (std::int64_t step = 0; step < steps; ++step) {
-    const auto shard = sd::shard_of(global, group.rank(), group.world_size());
     optimiser.zero_grad();
     const auto out = objective(stack, torch::arange(shard.begin, shard.end), step, global, {});
     replicas.synchronise_gradients();
@@ -234,10 +229,7 @@ int local_lifted(const sd::process_group& group) {
     reference_optimiser.step();
     reference->update_signs(alignment);
   }
-  expect_identical_across_ranks(group, flat(stack->parameters()), "the parameters");
-  expect_identical_across_ranks(group, flat(stack->buffers()), "the signs");
-  expect_close(flat(stack->parameters()), flat(reference->parameters()), tolerance, "parameters vs mean of shard losses");
-  expect_close(flat(stack->buffers()), flat(reference->buffers()), tolerance, "signs vs one process");
+  expect_replicas_match(group, *stack, *reference, tolerance, "the mean of the shards' own losses");
   return 0;
 }
 
@@ -324,9 +316,7 @@ int checkpoint_resume(const sd::process_group& group, const std::string& path) {
   auto reference = run.fresh_stack();
   torch::optim::Adam reference_optimiser(reference->parameters(), 1e-2);
   run.train(alone, reference, reference_optimiser, 0, checkpointed_run::total);
-  expect_identical_across_ranks(group, flat(stack->parameters()), "the parameters");
-  expect_close(flat(stack->parameters()), flat(reference->parameters()), tolerance, "resumed vs uninterrupted parameters");
-  expect_close(flat(stack->buffers()), flat(reference->buffers()), tolerance, "resumed vs uninterrupted signs");
+  expect_replicas_match(group, *stack, *reference, tolerance, "an uninterrupted run");
   return 0;
 }
 

@@ -58,6 +58,17 @@ inline void expect_identical_across_ranks(const scorelift::distributed::process_
       throw check_failure(what + ": rank " + std::to_string(r) + " differs from rank 0 bit for bit");
 }
 
+/// The replica's parameters and buffers (a residual stack's signs) hold the same bits on every rank,
+/// and equal `reference`'s (`compared_with` names it) to `tolerance`.
+inline void expect_replicas_match(const scorelift::distributed::process_group& group, torch::nn::Module& replica,
+                                  torch::nn::Module& reference, double tolerance, const std::string& compared_with) {
+  expect_identical_across_ranks(group, flat(replica.parameters()), "the parameters");
+  expect_close(flat(replica.parameters()), flat(reference.parameters()), tolerance, "parameters vs " + compared_with);
+  if (replica.buffers().empty()) return;
+  expect_identical_across_ranks(group, flat(replica.buffers()), "the buffers (signs)");
+  expect_close(flat(replica.buffers()), flat(reference.buffers()), tolerance, "buffers (signs) vs " + compared_with);
+}
+
 inline std::vector<std::ptrdiff_t> host_indices(const torch::Tensor& t) {
   const auto host = t.to(torch::kInt64).contiguous();
   return {host.data_ptr<std::int64_t>(), host.data_ptr<std::int64_t>() + host.numel()};

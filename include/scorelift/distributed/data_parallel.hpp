@@ -82,31 +82,22 @@ class data_parallel {
     for (auto& bucket : parameter_buckets_) {
       // One flat buffer per bucket, kept across steps (a fresh multi-MB buffer every step page-faults).
       if (!bucket.flat.defined()) bucket.flat = torch::empty({bucket.numel}, parameters_[bucket.members.front()].options());
-      torch::Tensor& flat = bucket.flat;
-      std::int64_t offset = 0;
-      for (std::size_t i : bucket.members) {
-        const auto& p = parameters_[i];
-        auto part = flat.narrow(0, offset, p.numel());
+      for_each_part(bucket, parameters_, bucket.flat, [](torch::Tensor& p, torch::Tensor part) {
         if (p.grad().defined()) {
-          part.copy_(p.grad().reshape(-1));
+          part.copy_(p.grad());
         } else {
           part.zero_();
         }
-        offset += p.numel();
-      }
-      group_->all_reduce_sum(flat, "the gradients");
-      if (divisor != 1.0) flat.div_(divisor);
-      offset = 0;
-      for (std::size_t i : bucket.members) {
-        auto& p = parameters_[i];
-        const auto part = flat.narrow(0, offset, p.numel()).view_as(p);
+      });
+      group_->all_reduce_sum(bucket.flat, "the gradients");
+      if (divisor != 1.0) bucket.flat.div_(divisor);
+      for_each_part(bucket, parameters_, bucket.flat, [](torch::Tensor& p, const torch::Tensor& part) {
         if (p.grad().defined()) {
           p.mutable_grad().copy_(part);
         } else {
           p.mutable_grad() = part.clone();
         }
-        offset += p.numel();
-      }
+      });
     }
     synchronise_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     ++synchronisations_;
@@ -149,18 +140,23 @@ class data_parallel {
     return out;
   }
 
-  void broadcast(const bucket& b, std::vector<torch::Tensor>& tensors, const char* what) const {
-    if (!group_->is_distributed()) return;
-    std::vector<torch::Tensor> flat_parts;
-    for (std::size_t i : b.members) flat_parts.push_back(tensors[i].detach().reshape(-1));
-    torch::Tensor flat = torch::cat(flat_parts);
-    group_->broadcast(flat, 0, what);
+  /// f(tensor, part) for each member of `b`, `part` being its slice of `flat` shaped like it.
+  template <class Each>
+  static void for_each_part(const bucket& b, std::vector<torch::Tensor>& tensors, const torch::Tensor& flat, Each each) {
     std::int64_t offset = 0;
     for (std::size_t i : b.members) {
       auto& t = tensors[i];
-      t.detach().copy_(flat.narrow(0, offset, t.numel()).view_as(t));
+      each(t, flat.narrow(0, offset, t.numel()).view_as(t));
       offset += t.numel();
     }
+  }
+
+  void broadcast(const bucket& b, std::vector<torch::Tensor>& tensors, const char* what) const {
+    if (!group_->is_distributed()) return;
+    torch::Tensor flat = torch::empty({b.numel}, tensors[b.members.front()].options());
+    for_each_part(b, tensors, flat, [](torch::Tensor& t, torch::Tensor part) { part.copy_(t.detach()); });
+    group_->broadcast(flat, 0, what);
+    for_each_part(b, tensors, flat, [](torch::Tensor& t, const torch::Tensor& part) { t.detach().copy_(part); });
   }
 
   const process_group* group_;

@@ -14,9 +14,6 @@
 // (core, torch_ext, or the graph-free lifted_residual_backward).
 #pragma once
 
-#include <torch/torch.h>
-
-#include <cstdint>
 #include <span>
 
 #include "scorelift/distributed/data_parallel.hpp"
@@ -31,10 +28,7 @@ enum class lifted_statistics { local, global };
 /// the reducer. For a single process it is the identity.
 inline lifted_sums_reducer global_lifted_sums(const process_group& group) {
   if (!group.is_distributed()) return {};
-  return [&group](std::span<double> sums) {
-    torch::Tensor t = torch::from_blob(sums.data(), {static_cast<std::int64_t>(sums.size())}, torch::kFloat64);
-    group.all_reduce_sum(t, "the lifted half sums");
-  };
+  return [&group](std::span<double> sums) { group.all_reduce_sum(sums, "the lifted half sums"); };
 }
 
 /// The reducer `statistics` asks for: global_lifted_sums for global, none for local.

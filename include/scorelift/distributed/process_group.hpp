@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -118,6 +119,12 @@ class process_group {
 
   /// t ← Σ_ranks t, in place (`what` names the data in an error).
   void all_reduce_sum(torch::Tensor& t, std::string_view what) const { collective(t, what, reduce_tag{}); }
+  /// The same for a few host doubles (statistics, sums and counts), in place.
+  void all_reduce_sum(std::span<double> values, std::string_view what) const {
+    if (!group_) return;
+    torch::Tensor t = torch::from_blob(values.data(), {static_cast<std::int64_t>(values.size())}, torch::kFloat64);
+    all_reduce_sum(t, what);
+  }
   /// t ← rank `root`'s t, in place.
   void broadcast(torch::Tensor& t, int root, std::string_view what) const {
     scorelift::detail::require(0 <= root && root < world_size(), "process_group::broadcast", "argument 'root' is ",

@@ -33,16 +33,15 @@ inline std::vector<double> mean_over_ranks(const process_group& group, std::span
                              " but a batch has at least one sample");
   if (!group.is_distributed()) return {alignment.begin(), alignment.end()};
   // [n a_1, …, n a_L, n]: one all-reduce for the sums and the total count.
-  torch::Tensor packed = torch::empty({static_cast<std::int64_t>(alignment.size()) + 1}, torch::kFloat64);
-  auto values = packed.accessor<double, 1>();
-  for (std::size_t l = 0; l < alignment.size(); ++l)
-    values[static_cast<std::int64_t>(l)] = static_cast<double>(samples) * alignment[l];
-  values[static_cast<std::int64_t>(alignment.size())] = static_cast<double>(samples);
+  std::vector<double> packed;
+  packed.reserve(alignment.size() + 1);
+  for (double a : alignment) packed.push_back(static_cast<double>(samples) * a);
+  packed.push_back(static_cast<double>(samples));
   group.all_reduce_sum(packed, "the sign alignments");
-  std::vector<double> mean(alignment.size());
-  const double total = values[static_cast<std::int64_t>(alignment.size())];
-  for (std::size_t l = 0; l < alignment.size(); ++l) mean[l] = values[static_cast<std::int64_t>(l)] / total;
-  return mean;
+  const double total = packed.back();
+  packed.pop_back();
+  for (double& sum : packed) sum /= total;
+  return packed;
 }
 
 /// Global signs of `stack` from this rank's batch-mean alignments over `samples` rows (local
@@ -59,8 +58,7 @@ inline std::function<void(level_alignment_sums&)> level_sums_over(const process_
     if (!group.is_distributed()) return;
     std::vector<double> packed(sums.sums.begin(), sums.sums.end());
     packed.insert(packed.end(), sums.counts.begin(), sums.counts.end());
-    torch::Tensor t = torch::from_blob(packed.data(), {static_cast<std::int64_t>(packed.size())}, torch::kFloat64);
-    group.all_reduce_sum(t, "the per-level sign sums");
+    group.all_reduce_sum(packed, "the per-level sign sums");
     const auto split = packed.begin() + static_cast<std::ptrdiff_t>(sums.sums.size());
     std::copy(packed.begin(), split, sums.sums.begin());
     std::copy(split, packed.end(), sums.counts.begin());
