@@ -497,6 +497,20 @@ class conformance_run {
         h, storage, [](const host_matrix& m) { return to_reference(m); },
         [](const std::vector<double>& v, const R::matrix_view&) { return to_reference(v); });
   }
+  /// One host batch built for B and for the reference, beside the matrices their views read (moving
+  /// the pair keeps those matrices where they are: a vector's move keeps its elements).
+  struct batch_pair {
+    std::vector<matrix_type> storage;
+    std::vector<R::matrix_type> reference_storage;
+    score_batch<B> batch;
+    score_batch<R> reference;
+  };
+  batch_pair both_batches(const host_batch& h) const {
+    batch_pair pair;
+    pair.batch = backend_batch(h, pair.storage);
+    pair.reference = reference_batch(h, pair.reference_storage);
+    return pair;
+  }
 
   template <class Result, class Reference>
   void compare_results(const std::string& check, const Result& got, const Reference& expected) {
@@ -519,10 +533,9 @@ class conformance_run {
 
   void objectives(const scenario& s) {
     const host_batch h = random_batch(s);
-    std::vector<matrix_type> storage;
-    std::vector<R::matrix_type> reference_storage;
-    const score_batch<B> batch = backend_batch(h, storage);
-    const score_batch<R> reference = reference_batch(h, reference_storage);
+    const batch_pair pair = both_batches(h);
+    const score_batch<B>& batch = pair.batch;
+    const score_batch<R>& reference = pair.reference;
     const lifted_options options{.distance_form = s.distance_form, .divide_by_dim_squared = s.per_dim};
     compare_results("lifted_residual_loss " + s.label(), lifted_residual_loss<B>(batch, options),
                     lifted_residual_loss<R>(reference, options));
@@ -555,11 +568,9 @@ class conformance_run {
 
   void score_estimates() {
     const scenario s{6, 3, 3, true, false, true, false, false};
-    const host_batch h = random_batch(s);
-    std::vector<matrix_type> storage;
-    std::vector<R::matrix_type> reference_storage;
-    const score_batch<B> batch = backend_batch(h, storage);
-    const score_batch<R> reference = reference_batch(h, reference_storage);
+    const batch_pair pair = both_batches(random_batch(s));
+    const score_batch<B>& batch = pair.batch;
+    const score_batch<R>& reference = pair.reference;
     compare("score_estimate(modes, per-sample signs)", host(score_estimate<B>(batch.modes, batch.signs)),
             reference_host(score_estimate<R>(reference.modes, reference.signs)));
     compare("score_estimate(modes, no signs)", host(score_estimate<B>(batch.modes, std::vector<vector_type>{})),
@@ -574,11 +585,9 @@ class conformance_run {
     sign_tracker tracker(3), reference_tracker(3);
     for (int step = 0; step < 3; ++step) {
       const scenario s{7, 2, 3, true, true, false, false, false};
-      const host_batch h = random_batch(s);
-      std::vector<matrix_type> storage;
-      std::vector<R::matrix_type> reference_storage;
-      score_batch<B> batch = backend_batch(h, storage);
-      score_batch<R> reference = reference_batch(h, reference_storage);
+      batch_pair pair = both_batches(random_batch(s));
+      score_batch<B>& batch = pair.batch;
+      score_batch<R>& reference = pair.reference;
       batch.signs = tracker.signs_for<B>(s.batch, batch.modes.front());
       reference.signs = reference_tracker.signs_for<R>(s.batch, reference.modes.front());
       tracker.update(lifted_residual_loss<B>(batch).residual_alignment);
@@ -588,11 +597,9 @@ class conformance_run {
 
     if constexpr (HostVectorBackend<B>) {
       const scenario s{9, 2, 2, true, false, false, false, false};
-      const host_batch h = random_batch(s);
-      std::vector<matrix_type> storage;
-      std::vector<R::matrix_type> reference_storage;
-      score_batch<B> batch = backend_batch(h, storage);
-      score_batch<R> reference = reference_batch(h, reference_storage);
+      batch_pair pair = both_batches(random_batch(s));
+      score_batch<B>& batch = pair.batch;
+      score_batch<R>& reference = pair.reference;
       const std::vector<index_t> levels{0, 2, 1, 1, 0, 2, 2, 0, 1};
       sign_tracker per_level(2, 3, 0.5), reference_per_level(2, 3, 0.5);
       per_level.set_state({0.5, -0.5, -1.0, 1.0, 0.25, -2.0});
