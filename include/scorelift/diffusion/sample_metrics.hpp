@@ -15,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "scorelift/detail/power_of_two_exponent.hpp"
 #include "scorelift/errors.hpp"
 
 namespace scorelift::diffusion {
@@ -38,7 +39,7 @@ inline double power_of_two_scale(const Eigen::Ref<const sample_matrix>& x, const
   double largest = 0.0;
   if (x.size() > 0) largest = x.cwiseAbs().maxCoeff();
   if (y.size() > 0) largest = std::max(largest, y.cwiseAbs().maxCoeff());
-  return largest > 0.0 ? std::ldexp(1.0, -(std::ilogb(largest) + 1)) : 1.0;
+  return std::ldexp(1.0, -scorelift::detail::power_of_two_exponent(largest));
 }
 
 /// ‖a_i − b_j‖² for all pairs.

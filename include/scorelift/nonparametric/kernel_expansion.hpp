@@ -23,7 +23,7 @@ namespace detail {
 
 /// An estimate (or a fit's coefficients) must be finite: a fit that produced ±∞/NaN from finite samples
 /// (a regulariser or bandwidth at the edge of the floating-point range) is refused, naming it.
-template <class Scalar, class Values>
+template <class Values>
 void require_finite_estimate(const Values& values, std::string_view where, const char* what) {
   scorelift::detail::require(values.allFinite(), where, what, " is not finite (overflow): the kernel system is too ",
                              "ill-conditioned for this regulariser and bandwidth; increase the regulariser or rescale "
@@ -34,7 +34,7 @@ void require_finite_estimate(const Values& values, std::string_view where, const
 template <class Scalar, class Weights>
 void require_finite_fit(Scalar alpha, const Weights& weights, std::string_view where) {
   scorelift::detail::require(std::isfinite(alpha), where, "the fitted coefficient alpha = ", alpha, " is not finite");
-  require_finite_estimate<Scalar>(weights, where, "the fitted weights");
+  require_finite_estimate(weights, where, "the fitted weights");
 }
 
 }  // namespace detail
@@ -67,7 +67,7 @@ class kernel_expansion {
       out = kernel_.make_block(x, centres_).apply(weights_);
       if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).divergence_sum();
     }
-    detail::require_finite_estimate<scalar_type>(out, where, "the estimated score");
+    detail::require_finite_estimate(out, where, "the estimated score");
     return out;
   }
 
@@ -75,17 +75,18 @@ class kernel_expansion {
   vector_type energy(const view_type& x) const
     requires curl_free_matrix_kernel<Kernel>
   {
-    detail::require_queries<scalar_type>(x, dim(), "kernel_expansion::energy");
+    constexpr const char* where = "kernel_expansion::energy";
+    detail::require_queries<scalar_type>(x, dim(), where);
+    vector_type out;
     if (centres_.size() == 0) {
       const auto on_samples = kernel_.make_block(x, samples_);
-      vector_type out = -on_samples.potential_apply(weights_);
+      out = -on_samples.potential_apply(weights_);
       if (alpha_ != 0) out -= (alpha_ / n()) * on_samples.laplacian_sum();
-      detail::require_finite_estimate<scalar_type>(out, "kernel_expansion::energy", "the estimated energy");
-      return out;
+    } else {
+      out = -kernel_.make_block(x, centres_).potential_apply(weights_);
+      if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).laplacian_sum();
     }
-    vector_type out = -kernel_.make_block(x, centres_).potential_apply(weights_);
-    if (alpha_ != 0) out -= (alpha_ / n()) * kernel_.make_block(x, samples_).laplacian_sum();
-    detail::require_finite_estimate<scalar_type>(out, "kernel_expansion::energy", "the estimated energy");
+    detail::require_finite_estimate(out, where, "the estimated energy");
     return out;
   }
 

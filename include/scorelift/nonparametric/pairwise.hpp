@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "scorelift/backends/eigen.hpp"
+#include "scorelift/detail/power_of_two_exponent.hpp"
 #include "scorelift/errors.hpp"
 #include "scorelift/nonparametric/thin_product.hpp"
 
@@ -331,7 +332,7 @@ Scalar median_bandwidth(const matrix_view<Scalar>& samples) {
   // The distances of the subset scaled by 2^−e, e the exponent of its largest |entry| (exact: a power of
   // two), so that ‖xᵢ − xⱼ‖² neither overflows (points ~1e160 apart) nor underflows; σ is scaled back.
   const Scalar largest = subset.size() > 0 ? subset.cwiseAbs().maxCoeff() : Scalar(0);
-  const int exponent = largest > Scalar(0) ? std::ilogb(largest) + 1 : 0;
+  const int exponent = scorelift::detail::power_of_two_exponent(largest);
   subset *= std::ldexp(Scalar(1), -exponent);
   const auto pairs = static_cast<std::size_t>(m) * static_cast<std::size_t>(m - 1) / 2;
   const Scalar sigma =
