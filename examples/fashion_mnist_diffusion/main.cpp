@@ -17,10 +17,10 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "checkpoint.hpp"
+#include "data_parallel_run.hpp"
 #include "report.hpp"
 #include "scorelift/data/fashion_mnist.hpp"
 #include "scorelift/data/torch/images.hpp"
@@ -80,15 +80,10 @@ int run(int argc, char** argv) {
       {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = requested_device});
   const torch::Device device = group.device_for(requested_device);  // CUDA: device LOCAL_RANK of each process
   const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
-  if (!group.is_main()) std::cout.setstate(std::ios::failbit);
+  scorelift::examples::join_data_parallel_run(group, argc, argv);
   // One CPU thread per process unless asked: N processes × 2 threads on N cores spin against each
   // other (measured: a 2-process smoke step 10× slower with 2 threads each than with 1).
   if (group.is_distributed() && app.count("--threads") == 0 && !device.is_cuda()) torch::set_num_threads(1);
-  {
-    std::ostringstream arguments;
-    for (int i = 1; i < argc; ++i) arguments << argv[i] << ' ';
-    group.require_same_configuration(arguments.str());
-  }
   if (group.is_main()) std::filesystem::create_directories(out);
 
   const auto data = scorelift::data::load_fashion_mnist(scorelift::data::fashion_mnist_split::train, data_dir,

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data_parallel_run.hpp"
 #include "report.hpp"
 #include "scorelift/torch/targets/banana.hpp"
 #include "scorelift/torch/targets/correlated_gaussian.hpp"
@@ -172,15 +173,8 @@ int run(int argc, char** argv) {
   const auto group = sd::process_group::from_environment(
       {.timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000)), .device = config.device});
   config.device = group.device_for(config.device);  // CUDA: device LOCAL_RANK of each process
-  if (!group.is_main()) {
-    std::cout.setstate(std::ios::failbit);
-    no_plot = true;
-  }
-  {
-    std::ostringstream arguments;
-    for (int i = 1; i < argc; ++i) arguments << argv[i] << ' ';
-    group.require_same_configuration(arguments.str());
-  }
+  ex::join_data_parallel_run(group, argc, argv);
+  if (!group.is_main()) no_plot = true;
   if (group.is_distributed())
     std::cout << "data-parallel: " << group.world_size() << " processes (" << group.backend_name() << "), global batch "
               << config.batch << ", lifted statistics " << statistics_flag << "\n";
