@@ -17,6 +17,9 @@
 //                   for 3 more and matches 6 uninterrupted steps
 //   config_mismatch ranks started with different L: refused at start-up
 //   peer_exits / peer_throws / peer_hangs   rank 1 fails; rank 0 reports it within the timeout
+//   module_dsm_cuda, global_lifted_cuda   module_dsm and global_lifted with the replicas, the
+//                   reference and the data on CUDA device 0 (both ranks: one GPU suffices) and Gloo
+//                   (the group stages CUDA tensors through host memory); exit 77 (skipped) without a GPU
 #include <torch/torch.h>
 
 #include <chrono>
@@ -47,21 +50,23 @@ using namespace scorelift::test::distributed;
 constexpr double tolerance = 1e-12;
 
 /// A residual stack of small MLPs in double, initialised from `seed` (the same on every rank).
-te::ResidualStack seeded_stack(std::uint64_t seed, std::int64_t levels, std::int64_t dim) {
+/// Initialised on the host, so CPU and CUDA scenarios start from the same parameters.
+te::ResidualStack seeded_stack(std::uint64_t seed, std::int64_t levels, std::int64_t dim,
+                               torch::Device device = torch::kCPU) {
   torch::manual_seed(seed);
   te::ResidualStack stack(te::residual_stack_options{
       .network = {.input_dim = dim, .output_dim = dim, .hidden = 16, .depth = 2}, .levels = levels});
-  stack->to(torch::kFloat64);
+  stack->to(device, torch::kFloat64);
   return stack;
 }
 
-int module_dsm(const sd::process_group& group) {
+int module_dsm(const sd::process_group& group, torch::Device device = torch::kCPU) {
   constexpr std::int64_t dim = 3, per_rank = 8, steps = 5;
   const double sigma = 0.3;
   const auto make_model = [&] {
     torch::manual_seed(11);
     torch::nn::Sequential model(torch::nn::Linear(dim, 16), torch::nn::Tanh(), torch::nn::Linear(16, dim));
-    model->to(torch::kFloat64);
+    model->to(device, torch::kFloat64);
     return model;
   };
   auto model = make_model(), reference = make_model();
@@ -76,7 +81,8 @@ int module_dsm(const sd::process_group& group) {
   };
   for (std::int64_t step = 0; step < steps; ++step) {
     auto gen = scorelift::torch_backend<double>::make_generator(1000 + static_cast<std::uint64_t>(step));
-    const auto x = torch::randn({global, dim}, gen, torch::kFloat64), eps = torch::randn({global, dim}, gen, torch::kFloat64);
+    const auto x = torch::randn({global, dim}, gen, torch::kFloat64).to(device);
+    const auto eps = torch::randn({global, dim}, gen, torch::kFloat64).to(device);
     optimiser.zero_grad();
     dsm(model, x.narrow(0, shard.begin, shard.size()), eps.narrow(0, shard.begin, shard.size())).backward();
     replicas.synchronise_gradients();
@@ -143,14 +149,15 @@ struct lifted_step {
   bool divergence = false;  // LSE with exact divergences instead of LDSE
   std::int64_t dim = 2;
   bool asymmetric = true;   // LDSE: per-sample σ_b and weights σ_b² (else one σ, no weights)
+  torch::Device device = torch::kCPU;  // drawn on the host, then moved: the same data on every device
 
   te::objective_output operator()(te::ResidualStack& stack, const torch::Tensor& rows, std::int64_t step,
                                    std::int64_t global, const scorelift::lifted_sums_reducer& reduce) const {
     auto gen = scorelift::torch_backend<double>::make_generator(2000 + static_cast<std::uint64_t>(step));
     const auto options = torch::TensorOptions().dtype(torch::kFloat64);
-    const auto x = torch::randn({global, dim}, gen, options).index_select(0, rows);
-    const auto eps = torch::randn({global, dim}, gen, options).index_select(0, rows);
-    const auto sigma = (0.1 + 0.9 * torch::rand({global}, gen, options)).index_select(0, rows);
+    const auto x = torch::randn({global, dim}, gen, options).index_select(0, rows).to(device);
+    const auto eps = torch::randn({global, dim}, gen, options).index_select(0, rows).to(device);
+    const auto sigma = (0.1 + 0.9 * torch::rand({global}, gen, options)).index_select(0, rows).to(device);
     if (divergence) {
       const auto d = te::exact_divergence(stack, x, true, stack->levels());
       auto out = te::lifted_residual_loss(d.outputs, {.divergence = d.divergence, .signs = stack->signs(x)}, {}, reduce);
@@ -171,7 +178,8 @@ struct lifted_step {
 
 int global_lifted(const sd::process_group& group, const lifted_step& objective, std::int64_t levels) {
   const std::int64_t steps = 4;
-  auto stack = seeded_stack(12, levels, objective.dim), reference = seeded_stack(12, levels, objective.dim);
+  auto stack = seeded_stack(12, levels, objective.dim, objective.device);
+  auto reference = seeded_stack(12, levels, objective.dim, objective.device);
   if (!group.is_main()) perturb(*stack);
   auto replicas = sd::data_parallel::of(group, *stack, {.reduction = sd::gradient_reduction_for(sd::lifted_statistics::global)});
   replicas.broadcast_from_main();
@@ -359,9 +367,18 @@ int main(int argc, char** argv) {
   const std::string scenario = argv[1], path = argc == 3 ? argv[2] : "";
   torch::set_num_threads(1);
   const bool fault = scenario.rfind("peer_", 0) == 0;
+  const bool on_cuda = scenario.ends_with("_cuda");
+  if (on_cuda && !torch::cuda::is_available()) {
+    std::cout << scenario << ": skipped, no CUDA device" << std::endl;
+    return 77;  // CTest's SKIP_RETURN_CODE
+  }
+  // Both ranks on device 0 (an explicit index: one GPU runs the test), collectives through Gloo.
+  const torch::Device cuda(torch::kCUDA, 0);
   try {
     const auto group = sd::process_group::from_environment(
-        {.timeout = fault ? std::chrono::seconds(4) : std::chrono::seconds(60)});
+        {.timeout = fault ? std::chrono::seconds(4) : std::chrono::seconds(60),
+         .backend = sd::communication_backend::gloo,
+         .device = on_cuda ? cuda : torch::Device(torch::kCPU)});
     const std::map<std::string, std::function<int()>> scenarios{
         {"module_dsm", [&] { return module_dsm(group); }},
         {"unet_dsm", [&] { return unet_dsm(group); }},
@@ -376,6 +393,8 @@ int main(int argc, char** argv) {
         {"peer_exits", [&] { return peer_fails(group, "exits"); }},
         {"peer_throws", [&] { return peer_fails(group, "throws"); }},
         {"peer_hangs", [&] { return peer_fails(group, "hangs"); }},
+        {"module_dsm_cuda", [&] { return module_dsm(group, cuda); }},
+        {"global_lifted_cuda", [&] { return global_lifted(group, {.divergence = false, .dim = 2, .device = cuda}, 3); }},
     };
     const auto found = scenarios.find(scenario);
     if (found == scenarios.end()) {
