@@ -1,10 +1,9 @@
 // scorelift/diffusion/sample_metrics.hpp — two-sample distances for judging generated samples against
 // true ones (Eigen, one sample per row).
 //
-// MMD² with the Gaussian kernel k(x, y) = exp(−‖x − y‖²/(2h²)), the unbiased U-statistic
-//   MMD²_u = 1/(n(n−1)) Σ_{i≠j} k(x_i, x_j) + 1/(m(m−1)) Σ_{i≠j} k(y_i, y_j) − 2/(nm) Σ_{i,j} k(x_i, y_j)
-// (can be slightly negative when the distributions agree); h defaults to the median heuristic on the
-// pooled sample.
+// MMD² with the Gaussian kernel k(x, y) = exp(−‖x − y‖²/(2h²)), the unbiased U-statistic of
+// detail/unbiased_mmd.hpp (can be slightly negative when the distributions agree); h defaults to the
+// median heuristic on the pooled sample.
 // Sliced Wasserstein-2: SW₂² = E_θ W₂²(θᵀX, θᵀY) over θ uniform on the unit sphere, estimated with P
 // random directions; in 1-D W₂² between equal-size samples is the mean squared gap of the sorted values.
 #pragma once
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "scorelift/detail/power_of_two_exponent.hpp"
+#include "scorelift/detail/unbiased_mmd.hpp"
 #include "scorelift/errors.hpp"
 
 namespace scorelift::diffusion {
@@ -81,14 +81,10 @@ inline double mmd_squared(const Eigen::Ref<const sample_matrix>& x, const Eigen:
   const double hs = h * unit;
   scorelift::detail::require(hs > 0.0, "mmd_squared", "argument 'h' is ", h, ", too small next to samples of size ",
                              0.5 / unit, " to be represented on their scale");
-  auto mean_kernel = [&](const auto& a, const auto& b, bool same) {
-    const Eigen::MatrixXd k = (-0.5 * (detail::squared_distances(a, b).cwiseSqrt() / hs).array().square()).exp().matrix();
-    const double total = k.sum() - (same ? k.trace() : 0.0);
-    const double pairs = same ? static_cast<double>(a.rows()) * static_cast<double>(a.rows() - 1)
-                              : static_cast<double>(a.rows()) * static_cast<double>(b.rows());
-    return total / pairs;
+  const auto gram = [&](const sample_matrix& a, const sample_matrix& b) -> Eigen::MatrixXd {
+    return (-0.5 * (detail::squared_distances(a, b).cwiseSqrt() / hs).array().square()).exp().matrix();
   };
-  return mean_kernel(xs, xs, true) + mean_kernel(ys, ys, true) - 2.0 * mean_kernel(xs, ys, false);
+  return scorelift::detail::unbiased_mmd_squared(gram(xs, xs), gram(ys, ys), gram(xs, ys));
 }
 
 /// SW₂ (the square root of the sliced squared distance) with `projections` random directions; x and y
