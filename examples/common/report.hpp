@@ -68,12 +68,15 @@ class progress {
         start_(clock::now()) {}
   void update(long step, const std::string& detail = "") {
     if (!visible_) return;
+    if (first_ < 0) first_ = step - 1;  // a resumed run starts past 0: its rate counts from here
     const double seconds = std::chrono::duration<double>(clock::now() - start_).count();
     const double interval = terminal_ ? 0.25 : 10.0;
     if (step != total_ && last_ >= 0.0 && seconds - last_ < interval) return;
     last_ = seconds;
-    std::fprintf(stderr, "%s[%s] %ld/%ld  %s  (%.1f s)%s", terminal_ ? "\r" : "", label_.c_str(), step, total_,
-                 detail.c_str(), seconds, terminal_ ? "   " : "\n");
+    // Remaining time at the mean rate so far.
+    const double eta = step > first_ ? seconds / static_cast<double>(step - first_) * static_cast<double>(total_ - step) : 0.0;
+    std::fprintf(stderr, "%s[%s] %ld/%ld  %s  (%.1f s, ETA %.0f s)%s", terminal_ ? "\r" : "", label_.c_str(), step,
+                 total_, detail.c_str(), seconds, eta, terminal_ ? "   " : "\n");
     if (terminal_ && step == total_) std::fputc('\n', stderr);
     std::fflush(stderr);
   }
@@ -86,6 +89,7 @@ class progress {
   bool terminal_;
   clock::time_point start_;
   double last_ = -1.0;
+  long first_ = -1;
 };
 
 /// The BLAS shared object this process has mapped (LibTorch's speed on CPU depends on it).

@@ -1,0 +1,56 @@
+// scorelift/implicit/torch/sample_quality.hpp — how close generated images are to real ones, in the
+// feature space of the Fashion-MNIST classifier (feature_classifier.hpp) that the implicit-model and
+// diffusion examples share: the Fréchet distance (frechet_distance.hpp: the FID recipe, biased upwards by
+// O(D/N), so compare at equal sample counts) and the kernel distance (kernel_distance.hpp: the KID
+// recipe, unbiased, for small sample counts). Computing both for two sets of *real* images (training
+// against test) gives the floor a generator is measured against.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "scorelift/errors.hpp"
+#include "scorelift/implicit/frechet_distance.hpp"
+#include "scorelift/implicit/kernel_distance.hpp"
+#include "scorelift/implicit/torch/evaluation.hpp"
+#include "scorelift/implicit/torch/feature_classifier.hpp"
+
+namespace scorelift::implicit {
+
+struct sample_quality {
+  double frechet = 0.0;
+  kernel_distance_result kernel;
+  index_t generated = 0, reference = 0;
+};
+
+/// Classifier features of images [N, 784] with pixels in [0, 1], evaluated `chunk` images at a time
+/// (bounded memory for tens of thousands of images), as N × F doubles on the host.
+inline detail::row_matrix classifier_features(FeatureClassifier& classifier, const torch::Tensor& images,
+                                             index_t chunk = 1000) {
+  scorelift::detail::require(images.dim() == 2 && images.size(1) == 784 && images.size(0) >= 2, "classifier_features",
+                             "argument 'images' has shape ", scorelift::detail::tensor_shape_string(images),
+                             " but [N, 784] with N >= 2 was expected");
+  scorelift::detail::require(chunk >= 1, "classifier_features", "argument 'chunk' is ", chunk, " but must be >= 1");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (index_t begin = 0; begin < images.size(0); begin += chunk)
+    parts.push_back(classifier->features(images.narrow(0, begin, std::min(chunk, images.size(0) - begin))));
+  return detail::to_eigen(torch::cat(parts));
+}
+
+/// FD and KID between the classifier features of `generated` and `reference` (both [N, 784] in [0, 1]).
+/// The kernel distance averages `kernel.subsets` subsets of min(kernel.subset_size, N, M) rows.
+inline sample_quality classifier_sample_quality(FeatureClassifier& classifier, const torch::Tensor& generated,
+                                                const torch::Tensor& reference, kernel_distance_options kernel = {}) {
+  const detail::row_matrix a = classifier_features(classifier, generated), b = classifier_features(classifier, reference);
+  sample_quality out;
+  out.generated = a.rows();
+  out.reference = b.rows();
+  out.frechet = frechet_distance(moments_of(a), moments_of(b));
+  if (kernel.subset_size != 0) kernel.subset_size = std::min({kernel.subset_size, a.rows(), b.rows()});
+  out.kernel = kernel_distance(a, b, kernel);
+  return out;
+}
+
+}  // namespace scorelift::implicit
