@@ -1,6 +1,7 @@
-// fashion_mnist_diffusion/checkpoint.hpp — save and resume a training run: the L UNets, Adam's state,
-// the per-timestep sign state and the step count, plus the configuration that fixes the shapes, so
-// a resume with different flags fails with a message instead of a shape error deep inside LibTorch.
+// fashion_mnist_diffusion/checkpoint.hpp — save and resume a training run: the L UNets, their weight
+// averages (EMA), Adam's state, the per-timestep (or per-σ-bin) sign state and the step count, plus the
+// configuration that fixes the shapes, so a resume with different flags fails with a message instead of
+// a shape error deep inside LibTorch.
 #pragma once
 
 #include <torch/torch.h>
@@ -14,29 +15,36 @@
 #include "scorelift/diffusion/torch/unet.hpp"
 #include "scorelift/errors.hpp"
 #include "scorelift/residual/sign_tracker.hpp"
+#include "scorelift/torch/weight_ema.hpp"
 
 namespace scorelift::examples {
 
 /// What must agree between the run that wrote a checkpoint and the run that resumes from it.
 struct checkpoint_config {
-  std::string objective;
-  int64_t levels = 1, channels = 32, timesteps = 1000;
+  std::string objective, preconditioning = "iddpm";
+  /// `noise_levels`: T of the cosine schedule (iddpm) or the σ bins of the signs (edm).
+  int64_t levels = 1, channels = 32, noise_levels = 1000;
 
-  std::vector<int64_t> shape_fields() const { return {objective == "ldse" ? 1 : 0, levels, channels, timesteps}; }
+  std::vector<int64_t> shape_fields() const {
+    return {objective == "ldse" ? 1 : 0, levels, channels, noise_levels, preconditioning == "edm" ? 1 : 0};
+  }
 
   static std::string describe(const std::vector<int64_t>& fields) {
-    if (fields.size() != 4) return "an unknown configuration";
+    if (fields.size() != 5) return "an unknown configuration";
+    const bool edm = fields[4] != 0;
     return std::string(fields[0] ? "ldse" : "dsm") + ", --levels " + std::to_string(fields[1]) + ", --channels " +
-           std::to_string(fields[2]) + ", --timesteps " + std::to_string(fields[3]);
+           std::to_string(fields[2]) + ", --preconditioning " + (edm ? "edm, --sign-bins " : "iddpm, --timesteps ") +
+           std::to_string(fields[3]);
   }
 };
 
 /// The checkpoint format this program writes and reads (bump when the layout changes).
-inline constexpr int64_t checkpoint_format = 1;
+/// 2: weight averages, the preconditioning.
+inline constexpr int64_t checkpoint_format = 2;
 
 inline void save_checkpoint(const std::string& path, const checkpoint_config& config,
-                            std::vector<diffusion::torch_ext::UNet>& nets, torch::optim::Optimizer& optimiser,
-                            const std::optional<sign_tracker>& signs, int64_t step) {
+                            std::vector<diffusion::torch_ext::UNet>& nets, const std::vector<torch_ext::weight_ema>& averages,
+                            torch::optim::Optimizer& optimiser, const std::optional<sign_tracker>& signs, int64_t step) {
   torch::serialize::OutputArchive archive;
   archive.write("format", torch::tensor(checkpoint_format, torch::kInt64));
   archive.write("config", torch::tensor(config.shape_fields(), torch::kInt64));
@@ -45,6 +53,11 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
     torch::serialize::OutputArchive net;
     nets[l]->save(net);
     archive.write("net" + std::to_string(l), net);
+  }
+  for (std::size_t l = 0; l < averages.size(); ++l) {
+    torch::serialize::OutputArchive average;
+    averages[l].save(average);
+    archive.write("average" + std::to_string(l), average);
   }
   torch::serialize::OutputArchive optimiser_archive;
   optimiser.save(optimiser_archive);
@@ -62,8 +75,9 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
 /// other-version file, or one written with other shape flags, is refused with a message saying which;
 /// the file itself is never modified.
 inline int64_t load_checkpoint(const std::string& path, const checkpoint_config& config,
-                               std::vector<diffusion::torch_ext::UNet>& nets, torch::optim::Optimizer& optimiser,
-                               std::optional<sign_tracker>& signs, const torch::Device& device) {
+                               std::vector<diffusion::torch_ext::UNet>& nets, std::vector<torch_ext::weight_ema>& averages,
+                               torch::optim::Optimizer& optimiser, std::optional<sign_tracker>& signs,
+                               const torch::Device& device) {
   constexpr const char* where = "load_checkpoint";
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
@@ -99,6 +113,13 @@ inline int64_t load_checkpoint(const std::string& path, const checkpoint_config&
     readable("a network", [&] {
       archive.read("net" + std::to_string(l), net);
       nets[l]->load(net);
+    });
+  }
+  for (std::size_t l = 0; l < averages.size(); ++l) {
+    torch::serialize::InputArchive average;
+    readable("a weight average", [&] {
+      archive.read("average" + std::to_string(l), average);
+      averages[l].load(average);
     });
   }
   torch::serialize::InputArchive optimiser_archive;

@@ -1,4 +1,5 @@
-"""Plots for fashion_mnist_diffusion: a grid of DDIM samples and the training-loss curve."""
+"""Plots for fashion_mnist_diffusion: a grid of samples, the training-loss curve and (LDSE) the soft signs
+kappa of each mode across noise levels (the paper's Figure 1)."""
 import json
 import sys
 
@@ -18,7 +19,9 @@ for ax in axes.flat:
 for ax, image in zip(axes.flat, images):
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
 cfg = results["config"]
-fig.suptitle(f"{cfg['objective'].upper()} L={cfg['levels']}, {cfg['steps']} steps, DDIM {cfg['sampling_steps']}")
+sampler = "Heun" if cfg.get("preconditioning") == "edm" else "DDIM"
+fig.suptitle(f"{cfg.get('preconditioning', 'iddpm')} {cfg['objective'].upper()} L={cfg['levels']}, {cfg['steps']} steps, "
+             f"{sampler} {cfg['sampling_steps']}")
 fig.savefig(f"{out_dir}/samples.png", dpi=100, bbox_inches="tight")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -30,4 +33,20 @@ ax.set_xlabel("step")
 ax.set_ylabel("loss")
 fig.tight_layout()
 fig.savefig(f"{out_dir}/loss.png", dpi=120)
-print(f"wrote {out_dir}/samples.png and loss.png")
+written = ["samples.png", "loss.png"]
+if "soft_signs" in results:
+    # The tracker's state is noise-level major: entry n * L + l is mode l at noise level n.
+    levels = cfg["levels"]
+    soft = np.asarray(results["soft_signs"], dtype=float).reshape(-1, levels)
+    edm = cfg.get("preconditioning") == "edm"
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for l in range(levels):
+        ax.plot(np.arange(1, len(soft) + 1), soft[:, l], lw=1.2, label=f"mode {l + 1}")
+    ax.axhline(0.0, color="gray", lw=0.5)
+    ax.set_xlabel("ln sigma bin (low to high noise)" if edm else "timestep t (low to high noise)")
+    ax.set_ylabel("soft sign kappa")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(f"{out_dir}/signs.png", dpi=120)
+    written.append("signs.png")
+print(f"wrote {', '.join(f'{out_dir}/{w}' for w in written)}")
