@@ -57,6 +57,8 @@ int run(int argc, char** argv) {
               data_dir, checkpoint, resume, classifier_cache;
   bool smoke = false, no_plot = false;
   CLI::App app{"UNet diffusion on Fashion-MNIST with DSM or LDSE"};
+  // A flag given twice takes its last value: scripts append overrides (benchmarks/diffusion_tables/run.sh).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--objective", objective, "dsm or ldse")->check(CLI::IsMember({"dsm", "ldse"}));
   app.add_option("--preconditioning", preconditioning, "iddpm (ε on a cosine schedule, DDIM) or edm (Karras et al., Heun)")
       ->check(CLI::IsMember({"iddpm", "edm"}));
@@ -67,7 +69,8 @@ int run(int argc, char** argv) {
   app.add_option("--timesteps", timesteps, "T of the cosine schedule");
   app.add_option("--sampling-steps", sampling_steps, "DDIM steps (iddpm), Heun steps (edm; default 18 = 35 evaluations)");
   app.add_option("--sign-bins", sign_bins, "edm: LDSE sign bins of ln sigma")->check(CLI::Range(1, 100000));
-  app.add_option("--ema", ema_decay, "decay of the weight average sampled from (0: sample the trained weights)")
+  app.add_option("--ema", ema_decay,
+                 "decay of the weight average sampled from, warmed up as min(decay, (1+t)/(10+t)) (0: the trained weights)")
       ->check(CLI::Range(0.0, 0.999999));
   app.add_option("--metric-samples", metric_samples,
                  "generate this many images and measure FD and KID against the test set (0 = off; the paper: >= 2000)");
@@ -165,7 +168,7 @@ int run(int argc, char** argv) {
   torch::optim::Adam optimiser(parameters, torch::optim::AdamOptions(lr));
   std::vector<scorelift::torch_ext::weight_ema> averages;
   if (ema_decay > 0.0)
-    for (auto& net : nets) averages.emplace_back(*net, scorelift::torch_ext::weight_ema_options{.decay = ema_decay});
+    for (auto& net : nets) averages.emplace_back(*net, scorelift::torch_ext::weight_ema_options{.decay = ema_decay, .warmup = true});
   int first_step = 1;
   if (!resume.empty()) {
     first_step = 1 + static_cast<int>(scorelift::examples::load_checkpoint(resume, checkpoint_config, nets, averages,

@@ -2,6 +2,8 @@
 // those features, a shifted set is farther than a second draw of the same distribution, bad input.
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "scorelift/implicit/torch/sample_quality.hpp"
 
 // After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
@@ -38,7 +40,9 @@ TEST_CASE("classifier_sample_quality: chunked features, FD and KID of the featur
                             .epsilon(1e-12));
   // subset_size 500 is capped at the 300 rows each set has.
   CHECK(same.kernel.subset_size == 300);
-  CHECK(same.kernel.mean == doctest::Approx(scorelift::kernel_distance(features_again, whole,
+  // On features divided by the reference's root-mean-square entry.
+  const double rms = std::sqrt(whole.squaredNorm() / static_cast<double>(whole.size()));
+  CHECK(same.kernel.mean == doctest::Approx(scorelift::kernel_distance(features_again / rms, whole / rms,
                                                                        {.subsets = 20, .subset_size = 300, .seed = 3})
                                                 .mean)
                                .epsilon(1e-12));
