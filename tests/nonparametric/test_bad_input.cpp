@@ -157,7 +157,7 @@ TEST_CASE_TEMPLATE("points ~1e160 apart are refused naming the cause, NaN median
   CHECK(fitted.score(rmat<>(x * 1e100)).allFinite());  // far from the samples, but representable: ŝ → 0
   // Points ~1e-170 apart: the squared distances underflow unless scaled; the median is then a σ whose
   // 1/σ⁶ overflows, which is named.
-  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e-170)), doctest::Contains("(median heuristic) is too small"),
+  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e-170)), doctest::Contains("(bandwidth rule) is too small"),
                        scorelift::invalid_argument);
   for (const double scale : {1e-40, 1e40, 1e150})
     check_finite_or_refused(E(), rmat<>(x * scale), "scaled samples");
@@ -200,4 +200,24 @@ TEST_CASE("a regulariser at the edge of the range gives a finite fit or a clear 
     check_finite_or_refused(tikhonov_estimator<>({}, {.lambda = lambda, .nystrom_centres = 8}), x, "nystrom");
     check_finite_or_refused(stein_gradient_estimator<>({}, {lambda}), x, "stein");
   }
+}
+
+TEST_CASE("bandwidth rules: an empty rule, a rule returning a bad sigma and a bad factor are refused") {
+  const rmat<> x = test::standard_normal(20, 2, 106);
+  diagonal_gaussian<> empty{};
+  empty.bandwidth = nullptr;
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>(empty).fit(x), doctest::Contains("the rule is empty"),
+                       scorelift::invalid_argument);
+  for (const double bad : {-1.0, 0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    curl_free_imq<> kernel{};
+    kernel.bandwidth = [bad](const matrix_view<double>&) { return bad; };
+    CHECK_THROWS_WITH_AS(tikhonov_estimator<curl_free_imq<>>(kernel).fit(x),
+                         doctest::Contains("the bandwidth rule returned sigma = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(scaled_median(bad), doctest::Contains("factor = "), scorelift::invalid_argument);
+  }
+  CHECK_THROWS_WITH_AS(mean_bandwidth<double>(rmat<>::Ones(6, 2)), doctest::Contains("all the samples coincide"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(mean_bandwidth<double>(rmat<>::Ones(1, 2)), doctest::Contains("argument 'samples' has shape [1, 2]"),
+                       scorelift::invalid_argument);
 }
