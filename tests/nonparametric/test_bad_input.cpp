@@ -45,6 +45,9 @@ TEST_CASE("estimators reject invalid hyperparameters") {
   CHECK_THROWS_AS(tikhonov_estimator<>({}, {.lambda = -1.0}).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, {.nystrom_centres = 21}).fit(x), doctest::Contains("nystrom_centres = 21"),
                        scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, {.solver = tikhonov_solver::conjugate_gradient, .tolerance = 2.0,
+                                                 .nystrom_centres = 5}).fit(x),
+                       doctest::Contains("conjugate gradients tolerance = 2"), scorelift::invalid_argument);
   CHECK_THROWS_AS(stein_gradient_estimator<>({}, {0.0}).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::threshold(0.0)).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::fraction(1.5)).fit(x), scorelift::invalid_argument);
