@@ -15,7 +15,8 @@ using namespace scorelift::nonparametric;
 using test::rmat;
 
 TEST_CASE_TEMPLATE("estimators reject too few samples, non-finite samples and mismatched queries", E,
-                   stein_gradient_estimator<>, ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>,
+                   stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<>, nu_method_estimator<curl_free_imq<>>) {
   E estimator;
   const rmat<> one = test::standard_normal(1, 3, 91);
@@ -127,7 +128,8 @@ TEST_CASE("IMQ power and conjugate-gradient parameters are checked where they en
 }
 
 TEST_CASE_TEMPLATE("bandwidths whose 1/sigma^6 or sigma^2 overflow are refused naming sigma", E,
-                   stein_gradient_estimator<>, ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>,
+                   stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<diagonal_imq<>>, nu_method_estimator<curl_free_imq<>>) {
   using kernel = std::remove_cvref_t<decltype(std::declval<E>().expansion().kernel())>;
   const rmat<> x = test::standard_normal(12, 2, 102);
