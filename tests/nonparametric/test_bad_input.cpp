@@ -55,6 +55,20 @@ TEST_CASE("estimators reject invalid hyperparameters") {
   CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {0}).fit(x), doctest::Contains("iterations = 0"),
                        scorelift::invalid_argument);
   CHECK_THROWS_AS(nu_method_estimator<>({}, {5, -1.0}).fit(x), scorelift::invalid_argument);
+  for (const double bad : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {5, iteration_step<double>::on_gram(bad)}).fit(x),
+                         doctest::Contains("step gamma (on K) = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(nu_method_estimator<>({}, {5, 1.0, iteration_step<double>::on_operator(bad)}).fit(x),
+                         doctest::Contains("step eta (on K/N) = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(landweber_method<double>::from_lambda(bad), doctest::Contains("lambda = "),
+                         scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(nu_method<double>::from_lambda(bad), doctest::Contains("lambda = "), scorelift::invalid_argument);
+  }
+  CHECK_THROWS_WITH_AS(landweber_method<double>::from_lambda(1e-12), doctest::Contains("more than 1e9"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {5, iteration_step<double>::on_gram(1e308)}).fit(x),
+                       doctest::Contains("N·gamma finite"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(tikhonov_estimator<>(diagonal_gaussian<>{{-0.5}}).fit(x), doctest::Contains("sigma = -0.5"),
                        scorelift::invalid_argument);
 }

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <limits>
 
+#include "scorelift/detail/whole_as_written.hpp"
 #include "scorelift/nonparametric/kernel_expansion.hpp"
 #include "scorelift/nonparametric/largest_eigenpairs.hpp"
 
@@ -195,9 +196,9 @@ class ssge_estimator {
   /// is that whole number, not the next one. Products more than 4 ulps from a whole number round up.
   static index_t ceil_of_fraction(scalar_type f, index_t n) {
     const double product = static_cast<double>(f) * static_cast<double>(n);
-    const double nearest = std::nearbyint(product);
-    const double slack = 4.0 * static_cast<double>(std::numeric_limits<scalar_type>::epsilon()) * product;
-    return static_cast<index_t>(std::abs(product - nearest) <= slack ? nearest : std::ceil(product));
+    const auto whole =
+        scorelift::detail::whole_as_written(product, static_cast<double>(std::numeric_limits<scalar_type>::epsilon()));
+    return static_cast<index_t>(whole ? *whole : std::ceil(product));
   }
 
   Kernel kernel_;
