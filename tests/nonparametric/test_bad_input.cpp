@@ -14,8 +14,15 @@ using namespace scorelift;
 using namespace scorelift::nonparametric;
 using test::rmat;
 
+/// The Stein estimator with Li & Turner's extension, default-constructible for the template cases.
+struct li_turner_stein : stein_gradient_estimator<diagonal_imq<>> {
+  explicit li_turner_stein(diagonal_imq<> kernel = {})
+      : stein_gradient_estimator<diagonal_imq<>>(std::move(kernel), {1.0, stein_extension::li_turner}) {}
+};
+
 TEST_CASE_TEMPLATE("estimators reject too few samples, non-finite samples and mismatched queries", E,
                    stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   li_turner_stein,
                    tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<>, nu_method_estimator<curl_free_imq<>>) {
   E estimator;
@@ -50,6 +57,11 @@ TEST_CASE("estimators reject invalid hyperparameters") {
                                                  .nystrom_centres = 5}).fit(x),
                        doctest::Contains("conjugate gradients tolerance = 2"), scorelift::invalid_argument);
   CHECK_THROWS_AS(stein_gradient_estimator<>({}, {0.0}).fit(x), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stein_gradient_estimator<>({}, {1.0, static_cast<stein_extension>(7)}).fit(x),
+                       doctest::Contains("extension = 7"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stein_gradient_estimator<curl_free_imq<>>({}, {1.0, stein_extension::li_turner}).fit(x),
+                       doctest::Contains("extension = li_turner needs a diagonal kernel"), scorelift::invalid_argument);
+  CHECK_THROWS_AS(stein_gradient_estimator<>({}, {0.0, stein_extension::li_turner}).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::threshold(0.0)).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::fraction(1.5)).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {0}).fit(x), doctest::Contains("iterations = 0"),
@@ -143,6 +155,7 @@ TEST_CASE("IMQ power and conjugate-gradient parameters are checked where they en
 
 TEST_CASE_TEMPLATE("bandwidths whose 1/sigma^6 or sigma^2 overflow are refused naming sigma", E,
                    stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   li_turner_stein,
                    tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<diagonal_imq<>>, nu_method_estimator<curl_free_imq<>>) {
   using kernel = std::remove_cvref_t<decltype(std::declval<E>().expansion().kernel())>;
