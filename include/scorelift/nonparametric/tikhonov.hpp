@@ -195,7 +195,7 @@ class tikhonov_estimator {
     // Pᵀ ζ̂(Z), with ζ̂(Z) from all N samples (flattened to MD×1 for a curl-free kernel: θ is then one
     // column, r×1; for a diagonal kernel r×D, the D coordinates sharing P).
     const index_t d = x.cols(), rhs_cols = Kernel::is_curl_free ? 1 : d;
-    const auto flat = [rhs_cols](const matrix_type& rows) {
+    const auto flat = [&](const matrix_type& rows) {
       return Eigen::Map<const matrix_type>(rows.data(), rows.size() / rhs_cols, rhs_cols);
     };
     const auto on_samples_from_centres = kernel.make_block(x, z);  // K_XZ
