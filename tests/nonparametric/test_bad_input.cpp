@@ -14,8 +14,16 @@ using namespace scorelift;
 using namespace scorelift::nonparametric;
 using test::rmat;
 
+/// The Stein estimator with Li & Turner's extension, default-constructible for the template cases.
+struct li_turner_stein : stein_gradient_estimator<diagonal_imq<>> {
+  explicit li_turner_stein(diagonal_imq<> kernel = {})
+      : stein_gradient_estimator<diagonal_imq<>>(std::move(kernel), {1.0, stein_extension::li_turner}) {}
+};
+
 TEST_CASE_TEMPLATE("estimators reject too few samples, non-finite samples and mismatched queries", E,
-                   stein_gradient_estimator<>, ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>,
+                   stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   li_turner_stein,
+                   tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<>, nu_method_estimator<curl_free_imq<>>) {
   E estimator;
   const rmat<> one = test::standard_normal(1, 3, 91);
@@ -45,12 +53,34 @@ TEST_CASE("estimators reject invalid hyperparameters") {
   CHECK_THROWS_AS(tikhonov_estimator<>({}, {.lambda = -1.0}).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, {.nystrom_centres = 21}).fit(x), doctest::Contains("nystrom_centres = 21"),
                        scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>({}, {.solver = tikhonov_solver::conjugate_gradient, .tolerance = 2.0,
+                                                 .nystrom_centres = 5}).fit(x),
+                       doctest::Contains("conjugate gradients tolerance = 2"), scorelift::invalid_argument);
   CHECK_THROWS_AS(stein_gradient_estimator<>({}, {0.0}).fit(x), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stein_gradient_estimator<>({}, {1.0, static_cast<stein_extension>(7)}).fit(x),
+                       doctest::Contains("extension = 7"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stein_gradient_estimator<curl_free_imq<>>({}, {1.0, stein_extension::li_turner}).fit(x),
+                       doctest::Contains("extension = li_turner needs a diagonal kernel"), scorelift::invalid_argument);
+  CHECK_THROWS_AS(stein_gradient_estimator<>({}, {0.0, stein_extension::li_turner}).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::threshold(0.0)).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_AS(ssge_estimator<>({}, spectral_cutoff<double>::fraction(1.5)).fit(x), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {0}).fit(x), doctest::Contains("iterations = 0"),
                        scorelift::invalid_argument);
   CHECK_THROWS_AS(nu_method_estimator<>({}, {5, -1.0}).fit(x), scorelift::invalid_argument);
+  for (const double bad : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {5, iteration_step<double>::on_gram(bad)}).fit(x),
+                         doctest::Contains("step gamma (on K) = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(nu_method_estimator<>({}, {5, 1.0, iteration_step<double>::on_operator(bad)}).fit(x),
+                         doctest::Contains("step eta (on K/N) = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(landweber_method<double>::from_lambda(bad), doctest::Contains("lambda = "),
+                         scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(nu_method<double>::from_lambda(bad), doctest::Contains("lambda = "), scorelift::invalid_argument);
+  }
+  CHECK_THROWS_WITH_AS(landweber_method<double>::from_lambda(1e-12), doctest::Contains("more than 1e9"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(landweber_estimator<>({}, {5, iteration_step<double>::on_gram(1e308)}).fit(x),
+                       doctest::Contains("N·gamma finite"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(tikhonov_estimator<>(diagonal_gaussian<>{{-0.5}}).fit(x), doctest::Contains("sigma = -0.5"),
                        scorelift::invalid_argument);
 }
@@ -124,7 +154,9 @@ TEST_CASE("IMQ power and conjugate-gradient parameters are checked where they en
 }
 
 TEST_CASE_TEMPLATE("bandwidths whose 1/sigma^6 or sigma^2 overflow are refused naming sigma", E,
-                   stein_gradient_estimator<>, ssge_estimator<>, tikhonov_estimator<curl_free_gaussian<>>,
+                   stein_gradient_estimator<>, ssge_estimator<>, ssge_estimator<curl_free_imq<>>,
+                   li_turner_stein,
+                   tikhonov_estimator<curl_free_gaussian<>>,
                    landweber_estimator<diagonal_imq<>>, nu_method_estimator<curl_free_imq<>>) {
   using kernel = std::remove_cvref_t<decltype(std::declval<E>().expansion().kernel())>;
   const rmat<> x = test::standard_normal(12, 2, 102);
@@ -157,7 +189,7 @@ TEST_CASE_TEMPLATE("points ~1e160 apart are refused naming the cause, NaN median
   CHECK(fitted.score(rmat<>(x * 1e100)).allFinite());  // far from the samples, but representable: ŝ → 0
   // Points ~1e-170 apart: the squared distances underflow unless scaled; the median is then a σ whose
   // 1/σ⁶ overflows, which is named.
-  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e-170)), doctest::Contains("(median heuristic) is too small"),
+  CHECK_THROWS_WITH_AS(E().fit(rmat<>(x * 1e-170)), doctest::Contains("(bandwidth rule) is too small"),
                        scorelift::invalid_argument);
   for (const double scale : {1e-40, 1e40, 1e150})
     check_finite_or_refused(E(), rmat<>(x * scale), "scaled samples");
@@ -200,4 +232,24 @@ TEST_CASE("a regulariser at the edge of the range gives a finite fit or a clear 
     check_finite_or_refused(tikhonov_estimator<>({}, {.lambda = lambda, .nystrom_centres = 8}), x, "nystrom");
     check_finite_or_refused(stein_gradient_estimator<>({}, {lambda}), x, "stein");
   }
+}
+
+TEST_CASE("bandwidth rules: an empty rule, a rule returning a bad sigma and a bad factor are refused") {
+  const rmat<> x = test::standard_normal(20, 2, 106);
+  diagonal_gaussian<> empty{};
+  empty.bandwidth = nullptr;
+  CHECK_THROWS_WITH_AS(tikhonov_estimator<>(empty).fit(x), doctest::Contains("the rule is empty"),
+                       scorelift::invalid_argument);
+  for (const double bad : {-1.0, 0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    CAPTURE(bad);
+    curl_free_imq<> kernel{};
+    kernel.bandwidth = [bad](const matrix_view<double>&) { return bad; };
+    CHECK_THROWS_WITH_AS(tikhonov_estimator<curl_free_imq<>>(kernel).fit(x),
+                         doctest::Contains("the bandwidth rule returned sigma = "), scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(scaled_median(bad), doctest::Contains("factor = "), scorelift::invalid_argument);
+  }
+  CHECK_THROWS_WITH_AS(mean_bandwidth<double>(rmat<>::Ones(6, 2)), doctest::Contains("all the samples coincide"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(mean_bandwidth<double>(rmat<>::Ones(1, 2)), doctest::Contains("argument 'samples' has shape [1, 2]"),
+                       scorelift::invalid_argument);
 }

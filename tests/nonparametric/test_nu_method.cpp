@@ -66,3 +66,36 @@ TEST_CASE("nu-method with T iterations gets further than Landweber with 2T itera
   CHECK(nu_distance < test::relative_error(run_landweber(8), reference));
   CHECK(nu_distance < test::relative_error(run_landweber(16), reference));
 }
+
+TEST_CASE("nu-method with kscore's step 1 on K/N: its filter with eta = 1, refused where ||K||/N > 1") {
+  const index_t n = 30, d = 2;
+  const rmat<> x = test::standard_normal(n, d, 84);
+  // Diagonal Gaussian: ψ(0) = 1, so ‖K‖/N ≤ 1 and η = 1 is inside the limit.
+  const diagonal_gaussian<double> kernel{{1.0}};
+  const nu_method<double> method = nu_method<double>::from_lambda(0.01, 1.0, iteration_step<double>::on_operator(1.0));
+  REQUIRE(method.iterations == 11);
+  nu_method_estimator<diagonal_gaussian<double>> estimator(kernel, method);
+  estimator.fit(x);
+  CHECK(estimator.step() == 1.0);
+  const Eigen::MatrixXd gram = kernel.make_block(x, x).dense().matrix();
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram / static_cast<double>(n));
+  Eigen::VectorXd filter(n);
+  for (index_t k = 0; k < n; ++k) {
+    const double s = eig.eigenvalues()(k);
+    double g = 0, g_prev = 0;
+    for (index_t t = 1; t <= method.iterations; ++t) {
+      const auto [u, omega] = method.coefficients(t);
+      const double next = g + u * (g - g_prev) + omega * (1 - s * g);
+      g_prev = g;
+      g = next;
+    }
+    filter(k) = g;
+  }
+  const rmat<> expected = eig.eigenvectors() * filter.asDiagonal() * eig.eigenvectors().transpose() * test::fd_zeta(kernel, x, x);
+  CHECK(test::relative_error(estimator.score(x), expected) < 1e-7);
+  // Curl-free Gaussian, σ = 0.5, samples within ~0.1 of each other: every block is ≈ I/σ² = 4I, so
+  // ‖K‖/N ≈ 4 and η = 1 leaves [0, 1] (kscore would run it and diverge).
+  nu_method_estimator<curl_free_gaussian<double>> too_far(curl_free_gaussian<double>{{0.5}}, method);
+  CHECK_THROWS_WITH_AS(too_far.fit(rmat<>(0.05 * x)), doctest::Contains("step eta (on K/N) = 1 gives eta = 1"),
+                       scorelift::invalid_argument);
+}

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "np_test_support.hpp"
-#include "scorelift/nonparametric/pairwise.hpp"
+#include "scorelift/nonparametric/bandwidth_rule.hpp"
 
 using namespace scorelift;
 using namespace scorelift::nonparametric;

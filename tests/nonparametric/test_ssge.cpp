@@ -107,3 +107,65 @@ TEST_CASE("ssge absolute threshold and an exact count keep the eigenpairs they n
     CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::exactly(bad)).fit(x),
                          doctest::Contains("kept count J = "), scorelift::invalid_argument);
 }
+
+TEST_CASE("ssge with a curl-free kernel equals the literal construction with vector-valued Nystrom eigenfunctions") {
+  // K is the ND×ND Gram matrix of K(x, y) = −∇∇ᵀφ(x − y), written from kernel.value pair by pair;
+  // ψⱼ(x) = (√N/μⱼ) Σₘ K(x, xₘ) uⱼₘ ∈ R^D, βⱼ = −(1/N) Σₘ div ψⱼ(xₘ) by central differences,
+  // ŝ = Σⱼ βⱼ ψⱼ. J = 7 of N·D = 24.
+  const index_t n = 12, d = 2, kept = 7;
+  const rmat<> x = test::standard_normal(n, d, 64), q = test::standard_normal(4, d, 65);
+  const curl_free_imq<double> kernel{{1.2}};
+  Eigen::MatrixXd gram(n * d, n * d);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j) gram.block(i * d, j * d, d, d) = kernel.value(x.row(i), x.row(j));
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram);
+  const auto psi = [&](index_t j, const rmat<>& p) -> rmat<> {  // the j-th largest, as a 1×D row
+    const index_t col = n * d - 1 - j;
+    rmat<> total = rmat<>::Zero(1, d);
+    for (index_t m = 0; m < n; ++m)
+      total += (kernel.value(p, x.row(m)) * eig.eigenvectors().col(col).segment(m * d, d)).transpose();
+    return std::sqrt(static_cast<double>(n)) / eig.eigenvalues()(col) * total;
+  };
+  Eigen::VectorXd beta = Eigen::VectorXd::Zero(kept);
+  for (index_t j = 0; j < kept; ++j)
+    for (index_t m = 0; m < n; ++m)
+      beta(j) -= test::fd_field_divergence([&](const rmat<>& p) { return psi(j, p); }, x.row(m)) / n;
+  rmat<> expected = rmat<>::Zero(q.rows(), d);
+  for (index_t i = 0; i < q.rows(); ++i)
+    for (index_t j = 0; j < kept; ++j) expected.row(i) += beta(j) * psi(j, q.row(i));
+
+  ssge_estimator<curl_free_imq<double>> estimator(kernel, spectral_cutoff<double>::exactly(kept));
+  estimator.fit(x);
+  CHECK(estimator.kept_eigenpairs() == kept);
+  CHECK(test::relative_error(estimator.score(q), expected) < 1e-7);
+  // kept fraction and thresholds count among the N·D eigenvalues: ⌈0.25·24⌉ = 6, and τ between μ₉ and μ₁₀.
+  ssge_estimator<curl_free_imq<double>> by_fraction(kernel, spectral_cutoff<double>::fraction(0.25));
+  CHECK(by_fraction.fit(x).kept_eigenpairs() == 6);
+  const Eigen::VectorXd mu = eig.eigenvalues().reverse();
+  ssge_estimator<curl_free_imq<double>> by_threshold(kernel, spectral_cutoff<double>::absolute(std::sqrt(mu(8) * mu(9))));
+  CHECK(by_threshold.fit(x).kept_eigenpairs() == 9);
+  ssge_estimator<curl_free_imq<double>> all(kernel, spectral_cutoff<double>::exactly(n * d));
+  CHECK(all.fit(x).kept_eigenpairs() == n * d);
+  CHECK_THROWS_WITH_AS(ssge_estimator<curl_free_imq<double>>(kernel, spectral_cutoff<double>::exactly(n * d + 1)).fit(x),
+                       doctest::Contains("kept count J = 25 but must lie in [1, N·D] with N·D = 24"),
+                       scorelift::invalid_argument);
+}
+
+TEST_CASE("ssge curl-free: Krylov (N·D = 320) agrees with the dense eigensolver, and the energy's gradient is the score") {
+  const rmat<> x = test::standard_normal(40, 8, 66), q = test::standard_normal(3, 8, 67);
+  const curl_free_gaussian<double> kernel{{3.0}};
+  const auto cutoff = spectral_cutoff<double>::threshold(0.05);
+  ssge_estimator<curl_free_gaussian<double>> krylov(kernel, cutoff, ssge_eigensolver::krylov);
+  ssge_estimator<curl_free_gaussian<double>> dense(kernel, cutoff, ssge_eigensolver::dense);
+  krylov.fit(x);
+  dense.fit(x);
+  REQUIRE(krylov.kept_eigenpairs() == dense.kept_eigenpairs());
+  CHECK(dense.kept_eigenpairs() > 8);
+  CHECK(test::relative_error(krylov.score(q), dense.score(q)) < 1e-8);
+  for (index_t i = 0; i < q.rows(); ++i)
+    for (index_t a = 0; a < 8; ++a) {
+      const rmat<> p = q.row(i);
+      CHECK(test::central_difference([&](const rmat<>& y) { return dense.energy(y)(0); }, p, a) ==
+            doctest::Approx(dense.score(p)(0, a)).epsilon(1e-6));
+    }
+}

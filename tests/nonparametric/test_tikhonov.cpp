@@ -174,6 +174,41 @@ TEST_CASE_TEMPLATE("tikhonov with Nystrom centres equals its dense construction 
   }
 }
 
+TEST_CASE_TEMPLATE("tikhonov with Nystrom centres by conjugate gradients equals the Cholesky solve and the dense construction", K,
+                   diagonal_gaussian<double>, curl_free_gaussian<double>, curl_free_imq<double>) {
+  // The same system (ΦᵀΦ + NλI)θ = N Pᵀζ̂(Z), solved without forming ΦᵀΦ: at tolerance 1e-12 its weights
+  // agree with the factorised solve; the error bound is the CG residual times the condition number
+  // ‖ΦᵀΦ/N + λ‖/λ ≲ 1e3 here. Distinct samples, and every sample twice (singular K_ZZ).
+  const K kernel = fixed<K>(1.1);
+  const double lambda = 0.01;
+  const rmat<> distinct = test::standard_normal(30, 3, 53);
+  rmat<> doubled(60, 3);
+  doubled << distinct, distinct;
+  for (const rmat<>& x : {rmat<>(test::standard_normal(60, 3, 50)), doubled}) {
+    tikhonov_estimator<K> cholesky(kernel, {.lambda = lambda, .nystrom_centres = 20, .seed = 4});
+    tikhonov_estimator<K> cg(kernel, {.lambda = lambda, .solver = tikhonov_solver::conjugate_gradient,
+                                      .tolerance = 1e-12, .nystrom_centres = 20, .seed = 4});
+    const auto& by_cholesky = cholesky.fit(x).expansion();
+    const auto& by_cg = cg.fit(x).expansion();
+    REQUIRE(by_cg.centres() == by_cholesky.centres());
+    CHECK(cg.solver_report().converged);
+    CHECK(cg.solver_report().iterations > 1);
+    CHECK(cg.solver_report().relative_residual <= 1e-12);
+    CHECK(test::relative_error(by_cg.weights(), by_cholesky.weights()) < 1e-9);
+    CHECK(test::relative_error(by_cg.weights(), dense_nystrom_weights(kernel, x, by_cg.centres(), lambda)) < 1e-9);
+  }
+  // Stopped early, the same rule as the full CG: ‖r‖ ≤ tolerance·‖b‖, and the report says where it stopped.
+  tikhonov_estimator<K> loose(kernel, {.lambda = lambda, .solver = tikhonov_solver::conjugate_gradient,
+                                       .tolerance = 1e-2, .nystrom_centres = 20, .seed = 4});
+  loose.fit(test::standard_normal(60, 3, 50));
+  CHECK(loose.solver_report().relative_residual <= 1e-2);
+  tikhonov_estimator<K> capped(kernel, {.lambda = lambda, .solver = tikhonov_solver::conjugate_gradient,
+                                        .tolerance = 1e-14, .max_iterations = 2, .nystrom_centres = 20, .seed = 4});
+  capped.fit(test::standard_normal(60, 3, 50));
+  CHECK(capped.solver_report().iterations == 2);
+  CHECK_FALSE(capped.solver_report().converged);
+}
+
 TEST_CASE("centres_basis: P^T K P = I, by Cholesky for a nonsingular K and by eigenvectors for a singular one") {
   const rmat<> f = test::standard_normal(40, 40, 52);
   const Eigen::MatrixXd nonsingular = f.transpose() * f + 1e-3 * Eigen::MatrixXd::Identity(40, 40);

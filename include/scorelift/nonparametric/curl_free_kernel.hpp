@@ -14,6 +14,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "scorelift/nonparametric/bandwidth_rule.hpp"
 #include "scorelift/nonparametric/pairwise.hpp"
 #include "scorelift/nonparametric/radial_profile.hpp"
 
@@ -28,8 +29,10 @@ struct curl_free_kernel {
   using array_type = Eigen::Array<scalar_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   static constexpr bool is_curl_free = true;
 
-  /// profile.sigma ≤ 0 means "median heuristic at fit" (see median_bandwidth).
+  /// profile.sigma = 0 means "σ from the bandwidth rule at fit".
   Profile profile{};
+  /// σ from the samples when profile.sigma = 0 (bandwidth_rule.hpp): the median heuristic unless set.
+  bandwidth_rule<scalar_type> bandwidth = median_bandwidth<scalar_type>;
 
   /// K(x, y) = −2ψ'(s) I − 4ψ''(s) r rᵀ for one pair, as a D×D matrix.
   matrix_type value(const view_type& x, const view_type& y) const {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "scorelift/nonparametric/block_transpose.hpp"
+#include "scorelift/nonparametric/bandwidth_rule.hpp"
 #include "scorelift/nonparametric/pairwise.hpp"
 #include "scorelift/nonparametric/radial_profile.hpp"
 
@@ -23,8 +24,10 @@ struct diagonal_kernel {
   using array_type = Eigen::Array<scalar_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   static constexpr bool is_curl_free = false;
 
-  /// profile.sigma ≤ 0 means "median heuristic at fit" (see median_bandwidth).
+  /// profile.sigma = 0 means "σ from the bandwidth rule at fit".
   Profile profile{};
+  /// σ from the samples when profile.sigma = 0 (bandwidth_rule.hpp): the median heuristic unless set.
+  bandwidth_rule<scalar_type> bandwidth = median_bandwidth<scalar_type>;
 
   /// K(x, y) for one pair, as a D×D matrix (tests and small-scale use).
   matrix_type value(const view_type& x, const view_type& y) const {

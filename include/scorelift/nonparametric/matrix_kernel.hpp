@@ -42,7 +42,8 @@ static_assert(curl_free_matrix_kernel<curl_free_gaussian<double>>);
 static_assert(curl_free_matrix_kernel<curl_free_imq<float>>);
 static_assert(!curl_free_matrix_kernel<diagonal_gaussian<double>>);
 
-/// The kernel with its bandwidth fixed: the user's σ when given (> 0), the median heuristic when σ = 0.
+/// The kernel with its bandwidth fixed: the user's σ when given (> 0), the kernel's bandwidth rule's when
+/// σ = 0 (the median heuristic for a kernel without a `bandwidth` member).
 template <matrix_kernel Kernel>
 Kernel with_resolved_bandwidth(Kernel kernel, const matrix_view<typename Kernel::scalar_type>& samples,
                                std::string_view where) {
@@ -50,15 +51,26 @@ Kernel with_resolved_bandwidth(Kernel kernel, const matrix_view<typename Kernel:
   if constexpr (requires { kernel.profile.validate(where); }) kernel.profile.validate(where);
   const auto sigma = kernel.profile.sigma;
   scorelift::detail::require(sigma >= 0 && std::isfinite(sigma), where, "kernel bandwidth sigma = ", sigma,
-                             " but must be > 0 (or 0 for the median heuristic)");
-  if (sigma == 0) kernel.profile.sigma = median_bandwidth<scalar_type>(samples);
+                             " but must be > 0 (or 0 for the bandwidth rule)");
+  if (sigma == 0) {
+    if constexpr (requires { kernel.bandwidth(samples); }) {
+      scorelift::detail::require(static_cast<bool>(kernel.bandwidth), where,
+                                 "sigma = 0 asks for the kernel's bandwidth rule, but the rule is empty");
+      const scalar_type chosen = kernel.bandwidth(samples);
+      scorelift::detail::require(chosen > 0 && std::isfinite(chosen), where, "the bandwidth rule returned sigma = ",
+                                 chosen, " but must return a finite sigma > 0");
+      kernel.profile.sigma = chosen;
+    } else {
+      kernel.profile.sigma = median_bandwidth<scalar_type>(samples);
+    }
+  }
   // The kernels scale by 1/σ² up to the third power (the Gaussian's ψ‴(0) = −1/(8σ⁶)): a bandwidth so
   // small that this overflows gives ∞·0 = NaN on the diagonal, and one so large that σ² overflows gives
   // the constant kernel 1. Both are refused here, naming σ, instead of fitting NaN or a singular system.
   const scalar_type resolved = kernel.profile.sigma;
   const scalar_type third = kernel.profile.template derivative<3>(scalar_type(0));
   scorelift::detail::require(std::isfinite(resolved * resolved) && std::isfinite(third), where,
-                             "kernel bandwidth sigma = ", resolved, sigma == 0 ? " (median heuristic)" : "",
+                             "kernel bandwidth sigma = ", resolved, sigma == 0 ? " (bandwidth rule)" : "",
                              " is too ", std::isfinite(third) ? "large: sigma² overflows" : "small: 1/sigma⁶ overflows",
                              " (rescale the samples)");
   return kernel;

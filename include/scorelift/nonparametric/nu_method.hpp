@@ -9,7 +9,9 @@
 // T = ⌊1/√lam⌋ + 1 from lam; lam = 1/T² from iternum), and its recursion is right (its a = −α, H = −ζ̂(X)),
 // but with step η = 1 on L̂ = K/N and no step argument. That needs ‖K‖/N ≤ 1: true for a diagonal kernel
 // with ψ(0) = 1, not in general for a curl-free one (K(x, x) = −2ψ'(0)I = I/σ² for kscore's Gaussian and
-// IMQ). Here η = 1/κ (iterative_estimator.hpp), so the same T regularises alike only when κ = 1.
+// IMQ). Here η = 1/κ by default (iterative_estimator.hpp), so the same T regularises alike only when κ = 1;
+// kscore's choice is nu_method<S>::from_lambda(lam, ν, iteration_step<S>::on_operator(1)), refused where
+// ‖K‖/N > 1 makes it diverge.
 #pragma once
 
 #include <cmath>
@@ -22,8 +24,16 @@ namespace scorelift::nonparametric {
 template <class Scalar>
 struct nu_method {
   static constexpr const char* fit_name = "nu_method_estimator::fit";
-  index_t iterations = 10;  ///< T ≥ 1
-  Scalar nu = Scalar(1);    ///< qualification ν > 0
+  /// ησ ≤ 1 for every eigenvalue σ of L̂: the ν-method's polynomials are bounded only on [0, 1].
+  static constexpr Scalar step_limit = Scalar(1);
+  index_t iterations = 10;        ///< T ≥ 1
+  Scalar nu = Scalar(1);          ///< qualification ν > 0
+  iteration_step<Scalar> step{};  ///< η on L̂; normalised (1/κ) by default
+
+  /// kscore's NuMethod(lam): T = ⌊1/√λ⌋ + 1.
+  static nu_method from_lambda(Scalar lambda, Scalar nu = Scalar(1), iteration_step<Scalar> step = {}) {
+    return {detail::iterations_from_lambda(lambda, true, "nu_method::from_lambda"), nu, step};
+  }
 
   void validate(const char* where) const {
     scorelift::detail::require(iterations >= 1, where, "iterations = ", iterations, " but must be >= 1");

@@ -1,6 +1,7 @@
 // scorelift/nonparametric/pairwise.hpp — the pairwise building blocks every kernel is made of:
 // squared distances by one GEMM, sums of weighted differences Σⱼ Cᵢⱼ (xᵢ − yⱼ) by one more, the
-// median-heuristic bandwidth, and the input checks shared by the estimators.
+// k-th smallest pairwise distance (for the median heuristic, bandwidth_rule.hpp), and the input checks
+// shared by the estimators.
 #pragma once
 
 #include <Eigen/Core>
@@ -306,48 +307,6 @@ Scalar kth_smallest_squared_distance(const matrix_view<Scalar>& x, std::size_t k
   return kth_smallest(values, k);
 }
 
-/// At most this many samples enter the median: the heuristic is a scale estimate, and the median of
-/// 1024·1023/2 distances is already as stable as the bandwidth needs to be.
-inline constexpr index_t median_subsample = 1024;
-
-}  // namespace detail
-
-/// Median heuristic: σ = median of the pairwise distances ‖xᵢ − xⱼ‖ over i < j (Gretton et al.;
-/// the convention of Li & Turner 2018 and Shi et al. 2018, used with ψ(s) = exp(−s/(2σ²))).
-/// For N > 1024 the median is taken over an evenly strided subset of 1024 samples (deterministic).
-/// kscore (kscore/utils.py, median_heuristic) uses σ the same way, ψ(s) = exp(−s/(2σ²)) or (1 + s/σ²)^(−p),
-/// but takes the ⌊N²/2⌋-th largest of all N² distances, zeros of i = j included, over all N samples: the
-/// pair distance ⌊N/4⌋ ranks (of N(N−1)/2) below this one for N ≤ 1024. Pass its value as σ for identical fits.
-template <class Scalar>
-Scalar median_bandwidth(const matrix_view<Scalar>& samples) {
-  const index_t n = samples.rows();
-  scorelift::detail::require(n >= 2, "median_bandwidth", "argument 'samples' has shape ",
-                             scorelift::detail::shape_string({n, samples.cols()}), " but needs at least 2 rows");
-  // A NaN or Inf makes the median NaN: named as such, not as coinciding samples.
-  scorelift::detail::require(samples.allFinite(), "median_bandwidth", "argument 'samples' (shape ",
-                             scorelift::detail::shape_string({n, samples.cols()}), ") contains NaN or Inf");
-  const index_t m = std::min(n, detail::median_subsample);
-  row_matrix<Scalar> subset(m, samples.cols());
-  for (index_t i = 0; i < m; ++i) subset.row(i) = samples.row(i * n / m);
-  // The distances of the subset scaled by 2^−e, e the exponent of its largest |entry| (exact: a power of
-  // two), so that ‖xᵢ − xⱼ‖² neither overflows (points ~1e160 apart) nor underflows; σ is scaled back.
-  const Scalar largest = subset.size() > 0 ? subset.cwiseAbs().maxCoeff() : Scalar(0);
-  const int exponent = scorelift::detail::power_of_two_exponent(largest);
-  subset *= std::ldexp(Scalar(1), -exponent);
-  const auto pairs = static_cast<std::size_t>(m) * static_cast<std::size_t>(m - 1) / 2;
-  const Scalar sigma =
-      std::ldexp(std::sqrt(detail::kth_smallest_squared_distance<Scalar>(subset, pairs / 2)), exponent);
-  scorelift::detail::require(std::isfinite(sigma), "median_bandwidth", "the median pairwise distance of 'samples' (shape ",
-                             scorelift::detail::shape_string({n, samples.cols()}), ", largest |entry| ", largest,
-                             ") overflows");
-  scorelift::detail::require(sigma > Scalar(0), "median_bandwidth",
-                             "the median pairwise distance of 'samples' (shape ",
-                             scorelift::detail::shape_string({n, samples.cols()}), ") is ", sigma,
-                             "; more than half the samples coincide");
-  return sigma;
-}
-
-namespace detail {
 
 /// Every kernel forms ‖xᵢ − yⱼ‖² = ‖xᵢ‖² + ‖yⱼ‖² − 2xᵢᵀyⱼ, at most 4 max ‖x‖²: that must be finite, or
 /// the kernel is ∞ − ∞ = NaN (points ~1e154 apart in double, ~1e19 in float). Refused, naming the size;

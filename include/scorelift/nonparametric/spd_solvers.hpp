@@ -31,6 +31,21 @@ struct cg_report {
 
 namespace detail {
 
+/// Factors A = L Lᵀ in place (L in the lower triangle; blocked_cholesky: on the BLAS where the build has
+/// it), or throws when A is numerically singular: a pivot ℓᵢᵢ² below n·ε·max Aᵢᵢ means the system's
+/// condition number exceeds what the precision can resolve.
+template <class Scalar>
+void checked_cholesky(Eigen::Ref<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>> a, std::string_view where) {
+  const index_t n = a.rows();
+  const Scalar largest = a.diagonal().maxCoeff();
+  const bool factored = blocked_cholesky<Scalar>(a);
+  const Scalar floor = static_cast<Scalar>(n) * std::numeric_limits<Scalar>::epsilon() * largest;
+  const bool ok = factored && largest > 0 && a.diagonal().cwiseAbs2().minCoeff() > floor;
+  scorelift::detail::require(ok, where, "the ", n, "x", n,
+                             " kernel system is singular to working precision (duplicate samples, a too-small "
+                             "regulariser or a too-small bandwidth); increase the regulariser");
+}
+
 /// Solves A C = B for symmetric positive definite A (square, n×n) with B reshaped to n rows:
 /// B is N×D with n = N (uncoupled) or n = ND (coupled, B read as its row-major flattening).
 /// A (a contiguous matrix or array, either storage order) is overwritten by its factor.
@@ -50,16 +65,10 @@ row_matrix<Scalar> cholesky_solve(Dense& a, const row_matrix<Scalar>& b, std::st
     if (n >= refined_cholesky_min_order && n == b.rows())
       if (auto refined = refined_cholesky_solve(a, b, infinity_norm)) return *std::move(refined);
   }
-  const Scalar largest = a.matrix().diagonal().maxCoeff();
   // A is symmetric, so its row-major storage is also A column-major: factor that view in place
-  // (blocked_cholesky: on the BLAS where the build has it; no second n×n copy).
+  // (no second n×n copy).
   Eigen::Map<col_matrix> a_columns(a.data(), n, n);
-  const bool factored = blocked_cholesky<Scalar>(a_columns);
-  const Scalar floor = static_cast<Scalar>(n) * std::numeric_limits<Scalar>::epsilon() * largest;
-  const bool ok = factored && largest > 0 && a_columns.diagonal().cwiseAbs2().minCoeff() > floor;
-  scorelift::detail::require(ok, where, "the ", n, "x", n,
-                             " kernel system is singular to working precision (duplicate samples, a too-small "
-                             "regulariser or a too-small bandwidth); increase the regulariser");
+  checked_cholesky<Scalar>(a_columns, where);
   // C = L⁻ᵀ L⁻¹ B, B read as n rows: N×D itself, or (coupled) its row-major flattening as one column
   row_matrix<Scalar> out = b;
   Eigen::Map<row_matrix<Scalar>> rows(out.data(), n, out.size() / n);

@@ -9,18 +9,29 @@
 // i.e. spectral cut-off regularisation of L̂ = K/N (Zhou et al. 2020): at the samples ŝ = N U_J M_J⁻¹ U_Jᵀ ζ̂.
 // The cut-off keeps the J largest eigenvalues, chosen by a relative or absolute threshold, a kept
 // fraction, or J itself (spectral_cutoff).
+//
+// Curl-free kernels (Zhou et al. 2020, §4): the same with the ND×ND Gram matrix K (curl_free_kernel.hpp,
+// entry (iD + a, jD + b) = K(xᵢ, xⱼ)ₐᵦ) and ζ̂(X) flattened to ND. Its eigenvectors uⱼ ∈ R^ND give
+// vector-valued Nyström eigenfunctions ψⱼ(x) = (√N/μⱼ) Σₘ K(x, xₘ) uⱼₘ (uⱼₘ the D entries of sample m),
+// Stein's identity E[sᵀψⱼ] = −E[div ψⱼ] gives βⱼ = −(1/N) Σₘ div ψⱼ(xₘ) = (√N/μⱼ) uⱼᵀζ̂(X) (since
+// K(x, y) = K(y, x)ᵀ, Σₘ div_x[K(x, xₘ)u]|ₓ₌ₓₘ' is the divergence in ζ̂), and ŝ = Σⱼ βⱼψⱼ is again
+// ŝ(x) = Σₘ K(x, xₘ) wₘ with W = N U_J M_J⁻² U_Jᵀ ζ̂(X) — now J of N·D eigenpairs, and ŝ = ∇E with E the
+// energy of kernel_expansion.hpp (α = 0). The eigensolvers work on N·D: Krylov from N·D ≥ 256 on, at
+// O((ND)²) a product; the dense reference at O((ND)³).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "scorelift/detail/whole_as_written.hpp"
 #include "scorelift/nonparametric/kernel_expansion.hpp"
 #include "scorelift/nonparametric/largest_eigenpairs.hpp"
 
 namespace scorelift::nonparametric {
 
-/// Which eigenpairs of the Gram matrix K (N×N, eigenvalues μ₁ ≥ μ₂ ≥ … of K itself, not of K/N) SSGE keeps.
+/// Which eigenpairs of the Gram matrix K SSGE keeps (eigenvalues μ₁ ≥ μ₂ ≥ … of K itself, not of K/N).
+/// K is N×N for a diagonal kernel and ND×ND for a curl-free one; "N" below is then N·D.
 template <class Scalar>
 struct spectral_cutoff {
   enum class rule { relative_threshold, kept_fraction, absolute_threshold, kept_count };
@@ -46,13 +57,11 @@ enum class ssge_eigensolver { automatic, krylov, dense };
 
 template <matrix_kernel Kernel = diagonal_gaussian<double>>
 class ssge_estimator {
-  static_assert(!Kernel::is_curl_free, "ssge_estimator: SSGE's eigenfunctions are those of a scalar kernel; "
-                                       "use a diagonal kernel (curl-free kernels: tikhonov_estimator, nu_method)");
-
  public:
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
   using view_type = matrix_view<scalar_type>;
+  using vector_type = column_vector<scalar_type>;
 
   /// Columns per Krylov block (measured fastest of 8..32 at N = 500..2000, D = 16, where J = 17).
   static constexpr index_t krylov_block = 16;
@@ -68,7 +77,9 @@ class ssge_estimator {
     scorelift::detail::require(eigensolver_ == ssge_eigensolver::automatic || eigensolver_ == ssge_eigensolver::krylov ||
                                    eigensolver_ == ssge_eigensolver::dense,
                                where, "eigensolver = ", static_cast<int>(eigensolver_), " which is not an ssge_eigensolver");
-    const index_t n = samples.rows();
+    const index_t n = samples.rows(), d = samples.cols();
+    // The order of the Gram matrix: N, or N·D coupled unknowns for a curl-free kernel.
+    const index_t order = Kernel::is_curl_free ? n * d : n;
     switch (cutoff_.kind) {
       case rule::relative_threshold:
       case rule::kept_fraction:
@@ -81,8 +92,9 @@ class ssge_estimator {
                                    cutoff_.value, " but must be positive and finite");
         break;
       case rule::kept_count:
-        scorelift::detail::require(cutoff_.count >= 1 && cutoff_.count <= n, where, "kept count J = ", cutoff_.count,
-                                   " but must lie in [1, N] with N = ", n, " samples");
+        scorelift::detail::require(cutoff_.count >= 1 && cutoff_.count <= order, where, "kept count J = ", cutoff_.count,
+                                   Kernel::is_curl_free ? " but must lie in [1, N·D] with N·D = " : " but must lie in [1, N] with N = ",
+                                   order, Kernel::is_curl_free ? " (curl-free kernel: N·D eigenpairs)" : " samples");
         break;
       default:
         scorelift::detail::fail(where, "cut-off rule ", static_cast<int>(cutoff_.kind), " is not a spectral_cutoff rule");
@@ -92,9 +104,20 @@ class ssge_estimator {
     const Kernel kernel = with_resolved_bandwidth(kernel_, samples, where);
     matrix_type x = samples;
     const auto on_samples = kernel.make_block(x, x);
-    const auto& gram = on_samples.dense();  // symmetric: its row-major storage is also column-major
+    // K is symmetric: its row-major storage is also column-major. The curl-free one is made block by block
+    // from A and B, whose entries (i, j) and (j, i) come from different tiles of S and may differ by a
+    // rounding: averaged with its transpose, so that the eigensolvers see one symmetric matrix.
+    matrix_type curl_free_gram;
+    const scalar_type* gram = nullptr;
+    if constexpr (Kernel::is_curl_free) {
+      curl_free_gram = on_samples.dense();
+      curl_free_gram = (scalar_type(0.5) * (curl_free_gram + curl_free_gram.transpose())).eval();
+      gram = curl_free_gram.data();
+    } else {
+      gram = on_samples.dense().data();
+    }
     const eigenpairs<scalar_type> top = largest_eigenpairs(
-        Eigen::Map<const detail::col_matrix<scalar_type>>(gram.data(), n, n), threshold, where);
+        Eigen::Map<const detail::col_matrix<scalar_type>>(gram, order, order), threshold, where);
     const auto& mu_kept = top.values;  // descending
     kept_ = mu_kept.size();
     const scalar_type mu_max = mu_kept(0);
@@ -102,7 +125,7 @@ class ssge_estimator {
                                "absolute threshold tau = ", cutoff_.value, " is above the largest eigenvalue ", mu_max,
                                " of the Gram matrix: no eigenpair would be kept");
     // Λ_J⁻² blows up for eigenvalues at rounding level: refuse rather than return noise.
-    const scalar_type floor = static_cast<scalar_type>(n) * std::numeric_limits<scalar_type>::epsilon() * mu_max;
+    const scalar_type floor = static_cast<scalar_type>(order) * std::numeric_limits<scalar_type>::epsilon() * mu_max;
     scorelift::detail::require(mu_kept.minCoeff() > floor, where, "the cut-off keeps ", kept_,
                                " eigenvalues down to ", mu_kept.minCoeff(), ", below rounding level ", floor,
                                " (largest ", mu_max, "): the Gram matrix of 'samples' (shape ",
@@ -110,22 +133,33 @@ class ssge_estimator {
                                ") is singular there; keep fewer eigenvalues");
     const auto& u = top.vectors;
     const matrix_type zeta = detail::stein_target(on_samples, n);
-    // W = N U_J M_J⁻² U_Jᵀ ζ̂(X)
+    // W = N U_J M_J⁻² U_Jᵀ ζ̂(X), with ζ̂(X) and W as N×D (diagonal: D columns sharing U) or flattened to
+    // ND×1 (curl-free: row-major, the order of K's rows)
+    const index_t columns = Kernel::is_curl_free ? 1 : d;
+    const Eigen::Map<const matrix_type> zeta_columns(zeta.data(), order, columns);
     const detail::col_matrix<scalar_type> projected =
-        (static_cast<scalar_type>(n) * mu_kept.array().square().inverse()).matrix().asDiagonal() * (u.transpose() * zeta);
-    matrix_type w = u * projected;
+        (static_cast<scalar_type>(n) * mu_kept.array().square().inverse()).matrix().asDiagonal() *
+        (u.transpose() * zeta_columns);
+    const matrix_type w_columns = u * projected;
+    matrix_type w = Eigen::Map<const matrix_type>(w_columns.data(), n, d);
     detail::require_finite_fit(scalar_type(0), w, where);
     fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), matrix_type(), std::move(w));
     return *this;
   }
 
   matrix_type score(const view_type& x) const { return fitted_.score(x); }
+  /// E(x) with ∇E = ŝ (curl-free kernels; log-density up to a constant).
+  vector_type energy(const view_type& x) const
+    requires curl_free_matrix_kernel<Kernel>
+  {
+    return fitted_.energy(x);
+  }
   const kernel_expansion<Kernel>& expansion() const { return fitted_; }
-  /// J, the number of eigenpairs the last fit kept.
+  /// J, the number of eigenpairs the last fit kept (of N, or N·D for a curl-free kernel).
   index_t kept_eigenpairs() const { return kept_; }
 
  private:
-  /// The J largest eigenpairs of the Gram matrix, J from the cut-off rule.
+  /// The J largest eigenpairs of the (N×N or ND×ND) Gram matrix, J from the cut-off rule.
   eigenpairs<scalar_type> largest_eigenpairs(const Eigen::Ref<const detail::col_matrix<scalar_type>>& gram, bool threshold,
                                           const char* where) const {
     const index_t n = gram.rows();
@@ -162,9 +196,9 @@ class ssge_estimator {
   /// is that whole number, not the next one. Products more than 4 ulps from a whole number round up.
   static index_t ceil_of_fraction(scalar_type f, index_t n) {
     const double product = static_cast<double>(f) * static_cast<double>(n);
-    const double nearest = std::nearbyint(product);
-    const double slack = 4.0 * static_cast<double>(std::numeric_limits<scalar_type>::epsilon()) * product;
-    return static_cast<index_t>(std::abs(product - nearest) <= slack ? nearest : std::ceil(product));
+    const auto whole =
+        scorelift::detail::whole_as_written(product, static_cast<double>(std::numeric_limits<scalar_type>::epsilon()));
+    return static_cast<index_t>(whole ? *whole : std::ceil(product));
   }
 
   Kernel kernel_;

@@ -15,7 +15,8 @@
 //
 // Nyström (M centres z drawn without replacement from the samples): f restricted to
 // span{K(·, zₘ)eₐ}, f = Σₘ K(·, zₘ) aₘ. The same objective, with ⟨f, s⟩ through Stein's identity,
-// is minimised by  (K_ZX K_XZ + Nλ K_ZZ) a = N ζ̂(Z):  O(NM²D²) to form, O((MD)³) to solve.
+// is minimised by  (K_ZX K_XZ + Nλ K_ZZ) a = N ζ̂(Z):  O(NM²D²) to form, O((MD)³) to solve by Cholesky,
+// or by conjugate gradients without forming it (two O(NMD) kernel products an iteration; fit_nystrom).
 // kscore (Tikhonov._fit_subsample) solves the same system divided by N, for −a, with the same λ, its
 // centres drawn with replacement and 10⁻⁷I added. Its truncated_tikhonov = True without subsampling (Z = X) is this
 // with M = N, but _fit_exact divides H by λ in that branch too while compute_gradients' branch for it
@@ -78,7 +79,7 @@ struct tikhonov_options {
   tikhonov_solver solver = tikhonov_solver::cholesky;
   Scalar tolerance = Scalar(1e-8);  ///< conjugate gradients: stop at ‖r‖ ≤ tolerance·‖b‖
   index_t max_iterations = 1000;    ///< conjugate gradients
-  index_t nystrom_centres = 0;      ///< M > 0: Nyström subsampling with M centres (Cholesky on MD unknowns)
+  index_t nystrom_centres = 0;      ///< M > 0: Nyström subsampling with M centres (`solver` on ≤ MD unknowns)
   std::uint64_t seed = 0;           ///< which M samples become the centres
 };
 
@@ -166,7 +167,7 @@ class tikhonov_estimator {
   const kernel_expansion<Kernel>& expansion() const { return fitted_; }
   const options_type& options() const { return options_; }
   options_type& options() { return options_; }
-  /// Conjugate gradients only: iterations and final relative residual of the last fit.
+  /// Conjugate gradients only (full or Nyström): iterations and final relative residual of the last fit.
   const cg_report& solver_report() const { return report_; }
 
  private:
@@ -191,16 +192,41 @@ class tikhonov_estimator {
     const auto on_centres = kernel.make_block(z, z);
     const matrix_type p = detail::centres_basis<scalar_type>(on_centres.dense().matrix(), on_centres.norm_bound(), where);
 
-    // ΦᵀΦ = Pᵀ K_ZX K_XZ P from the kernel's structure (a curl-free K_XZ is ND×MD: normal_matrix).
-    matrix_type gram = kernel.make_block(x, z).normal_matrix(p);
-    gram.diagonal().array() += static_cast<scalar_type>(n) * options_.lambda;
-
-    // N Pᵀ ζ̂(Z), with ζ̂(Z) from all N samples (flattened to MD×1 for a curl-free kernel).
-    const matrix_type zeta_z = detail::stein_target(kernel.make_block(z, x), n);
-    const index_t rhs_cols = Kernel::is_curl_free ? 1 : zeta_z.cols();
-    const Eigen::Map<const matrix_type> zeta(zeta_z.data(), zeta_z.size() / rhs_cols, rhs_cols);
-    const matrix_type theta = detail::cholesky_solve<scalar_type>(
-        gram, matrix_type(static_cast<scalar_type>(n) * p.transpose() * zeta), where);
+    // Pᵀ ζ̂(Z), with ζ̂(Z) from all N samples (flattened to MD×1 for a curl-free kernel: θ is then one
+    // column, r×1; for a diagonal kernel r×D, the D coordinates sharing P).
+    const index_t d = x.cols(), rhs_cols = Kernel::is_curl_free ? 1 : d;
+    const auto flat = [&](const matrix_type& rows) {
+      return Eigen::Map<const matrix_type>(rows.data(), rows.size() / rhs_cols, rhs_cols);
+    };
+    const auto on_samples_from_centres = kernel.make_block(x, z);  // K_XZ
+    matrix_type theta;
+    if (options_.solver == tikhonov_solver::cholesky) {
+      const matrix_type zeta_z = detail::stein_target(kernel.make_block(z, x), n);
+      // ΦᵀΦ = Pᵀ K_ZX K_XZ P from the kernel's structure (a curl-free K_XZ is ND×MD: normal_matrix).
+      matrix_type gram = on_samples_from_centres.normal_matrix(p);
+      gram.diagonal().array() += static_cast<scalar_type>(n) * options_.lambda;
+      theta = detail::cholesky_solve<scalar_type>(
+          gram, matrix_type(static_cast<scalar_type>(n) * p.transpose() * flat(zeta_z)), where);
+    } else {
+      // The same system divided by N, (ΦᵀΦ/N + λI) θ = Pᵀ ζ̂(Z), by conjugate gradients with the stopping
+      // rule of the full fit (‖r‖ ≤ tolerance·‖b‖ per coordinate, or for the one curl-free column).
+      // ΦᵀΦ is never formed: ΦᵀΦ θ = Pᵀ K_ZX (K_XZ (P θ)), two kernel products (O(NMD) each, the
+      // curl-free ones by two GEMMs, curl_free_kernel.hpp) and two with P (O(MD·r)) per iteration,
+      // against O(NM²D²) for normal_matrix and O(r³) for the factor.
+      const auto on_centres_from_samples = kernel.make_block(z, x);  // K_ZX = K_XZᵀ
+      const matrix_type zeta_z = detail::stein_target(on_centres_from_samples, n);
+      const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
+      const auto normal_apply = [&](const matrix_type& t) -> matrix_type {
+        const matrix_type a = p * t;
+        const matrix_type back = on_centres_from_samples.apply(
+            on_samples_from_centres.apply(Eigen::Map<const matrix_type>(a.data(), m, d)));
+        return inv_n * (p.transpose() * flat(back));
+      };
+      report_ = detail::conjugate_gradient<scalar_type>(normal_apply, options_.lambda,
+                                                        matrix_type(p.transpose() * flat(zeta_z)), theta,
+                                                        Kernel::is_curl_free, options_.tolerance,
+                                                        options_.max_iterations, where);
+    }
     const matrix_type a = p * theta;
     matrix_type weights = Eigen::Map<const matrix_type>(a.data(), m, x.cols());
     detail::require_finite_fit(scalar_type(0), weights, where);
