@@ -165,17 +165,13 @@ TEST_CASE("the exact minimisers are stationary points and minima") {
     CAPTURE(objective.name);
     const linear_fit fit = fit_linear_score(phi, data, objective);
     const score_moments m = moments_for(phi, data, objective.source);
-    const auto value = [&](const Eigen::MatrixXd& w) {
-      return objective.lifted ? lifted_value(m, w, objective.ridge) : score_matching_value(m, w, objective.ridge);
-    };
+    const auto value = [&](const Eigen::MatrixXd& w) { return objective_value(m, w, objective); };
     CHECK(fit.converged);
     CHECK(fit.value == doctest::Approx(value(fit.weights)).epsilon(1e-13));
     // Stationary: the gradient at W* is ~1e-11 of the gradient's size at a unit perturbation.
-    const Eigen::MatrixXd grad = objective.lifted ? lifted_gradient(m, fit.weights, objective.ridge)
-                                                  : score_matching_gradient(m, fit.weights, objective.ridge);
+    const Eigen::MatrixXd grad = objective_gradient(m, fit.weights, objective);
     const Eigen::MatrixXd perturbation = test::standard_normal(2, phi.feature_count(), gen);
-    const Eigen::MatrixXd grad_away = objective.lifted ? lifted_gradient(m, fit.weights + perturbation, objective.ridge)
-                                                       : score_matching_gradient(m, fit.weights + perturbation, objective.ridge);
+    const Eigen::MatrixXd grad_away = objective_gradient(m, fit.weights + perturbation, objective);
     CHECK(grad.norm() < 1e-9 * grad_away.norm());
     // A minimum: every small perturbation raises the value.
     for (int trial = 0; trial < 20; ++trial) {

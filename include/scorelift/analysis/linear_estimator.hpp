@@ -74,6 +74,18 @@ struct linear_fit {
   bool flipped = false;        ///< lifted: whether the Newton point was negated by the sign choice
 };
 
+/// The objective's value at W on moments of its source (lifted: L(W); otherwise J(W)), ridge included.
+inline double objective_value(const score_moments& m, const Eigen::MatrixXd& weights, const linear_objective& objective) {
+  return objective.lifted ? lifted_value(m, weights, objective.ridge) : score_matching_value(m, weights, objective.ridge);
+}
+
+/// ∇_W of objective_value (D×K).
+inline Eigen::MatrixXd objective_gradient(const score_moments& m, const Eigen::MatrixXd& weights,
+                                          const linear_objective& objective) {
+  return objective.lifted ? lifted_gradient(m, weights, objective.ridge)
+                          : score_matching_gradient(m, weights, objective.ridge);
+}
+
 /// The exact minimiser of `objective` over W for the features φ on `data` (level 1, or a residual level
 /// when `earlier` is given).
 template <FeatureMap Phi>
@@ -86,8 +98,8 @@ linear_fit fit_linear_score(const Phi& phi, const estimation_data& data, const l
     out = {s.weights, s.value, s.gradient_norm, s.converged, s.flipped};
   } else {
     out.weights = score_matching_minimiser(m, objective.ridge);
-    out.value = score_matching_value(m, out.weights, objective.ridge);
-    out.gradient_norm = score_matching_gradient(m, out.weights, objective.ridge).norm();
+    out.value = objective_value(m, out.weights, objective);
+    out.gradient_norm = objective_gradient(m, out.weights, objective).norm();
   }
   return out;
 }
