@@ -91,7 +91,7 @@ TEST_CASE("mixture: ISM and bias-corrected DSM agree with the Monte Carlo refere
   }
 }
 
-TEST_CASE("DSM variance against sigma has slope -2 on log axes; ISM's is flat") {
+TEST_CASE("DSM variance against sigma has slope -2 on log axes and ISM's is flat") {
   // N(0, I_2), σ from 0.01 to 0.1 (σ ≪ σ_d): the closed-form per-sample variance D(α² + 2β² + 2γ²) with
   // α ∝ 1/σ (test_ism_dsm_comparison.cpp) has local log-slopes between −2.00 and −1.96 here; the sample
   // variances of 20000 terms are within ~3% (heavy-tailed terms), which moves the fitted slope by a few
@@ -161,7 +161,7 @@ TEST_CASE("gradient variance at the optimum falls like 1/B for ISM, DSM, LSE and
   }
 }
 
-TEST_CASE("residual stacks on a mixture: the bump level lowers the Fisher divergence; level 2 is stationary") {
+TEST_CASE("residual stacks on a mixture: the bump level lowers the Fisher divergence and level 2 is stationary") {
   const gaussian_mixture p = three_modes();
   std::mt19937_64 gen(70);
   const linear_objective objective = linear_objective::lse();
