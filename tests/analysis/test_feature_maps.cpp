@@ -117,14 +117,14 @@ TEST_CASE("divergence tr(W grad phi) equals central differences of the model W p
 TEST_CASE("feature maps refuse bad input, naming the argument and its shape") {
   using scorelift::invalid_argument;
   const polynomial_features phi(2, 2);
-  CHECK_THROWS_WITH_AS(phi.features(row_matrix::Zero(3, 4)),
+  CHECK_THROWS_WITH_AS(static_cast<void>(phi.features(row_matrix::Zero(3, 4))),
                        doctest::Contains("argument 'x' has shape [3, 4] but the feature map needs N >= 1 rows of D = 2"),
                        invalid_argument);
-  CHECK_THROWS_WITH_AS(phi.jacobian(Eigen::VectorXd::Zero(3)), doctest::Contains("argument 'x' has length 3 but D = 2"),
+  CHECK_THROWS_WITH_AS(static_cast<void>(phi.jacobian(Eigen::VectorXd::Zero(3))), doctest::Contains("argument 'x' has length 3 but D = 2"),
                        invalid_argument);
   row_matrix bad = row_matrix::Zero(2, 2);
   bad(1, 1) = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_WITH_AS(phi.features(bad), doctest::Contains("contains NaN or Inf"), invalid_argument);
+  CHECK_THROWS_WITH_AS(static_cast<void>(phi.features(bad)), doctest::Contains("contains NaN or Inf"), invalid_argument);
   CHECK_THROWS_WITH_AS(divergence(phi, Eigen::MatrixXd::Zero(2, 5), row_matrix::Zero(1, 2)),
                        doctest::Contains("argument 'weights' has shape [2, 5] but must be [D, K] = [2, 6]"),
                        invalid_argument);
