@@ -6,6 +6,10 @@
 //   p_t(x̃) = Σ_k π_k N(x̃; α μ_k, C_k),        C_k = α² Σ_k + σ² I,
 //   ∇ log p_t(x̃) = −Σ_k γ_k(x̃) C_k⁻¹ (x̃ − α μ_k),   γ_k ∝ π_k N(x̃; α μ_k, C_k)  (responsibilities).
 // Responsibilities are a softmax of log-densities (max subtracted), so far-out points do not underflow.
+// The divergence of the noisy score (the exact trace term of ISM at the optimum) follows from
+// ∇ log γ_k = s_k − s with s_k = −C_k⁻¹(x̃ − α μ_k):
+//   ∇s = Σ_k γ_k ∇s_k + Σ_k s_k ∇γ_kᵀ = −Σ_k γ_k C_k⁻¹ + Σ_k γ_k s_k (s_k − s)ᵀ,
+//   tr ∇s = Σ_k γ_k (‖s_k‖² − tr C_k⁻¹) − ‖s‖².
 #pragma once
 
 #include <Eigen/Cholesky>
@@ -115,6 +119,10 @@ class gaussian_mixture {
                                scorelift::detail::shape_string({x.rows(), x.cols()}), ")");
     return out;
   }
+  /// tr ∇ₓ̃ ∇ log p_t(x̃) per row: the exact divergence of the noisy score (formula above).
+  [[nodiscard]] vector score_divergence(const Eigen::Ref<const matrix>& x, const noise_level& n) const {
+    return evaluate(x, n, "gaussian_mixture::score_divergence").score_divergence;
+  }
   /// γ_k(x̃) per row: [B, K] posterior component probabilities.
   [[nodiscard]] matrix responsibilities(const Eigen::Ref<const matrix>& x, const noise_level& n) const {
     return evaluate(x, n, "gaussian_mixture::responsibilities").responsibilities;
@@ -125,6 +133,7 @@ class gaussian_mixture {
     vector log_density;
     matrix score;
     matrix responsibilities;
+    vector score_divergence;
   };
 
   evaluation evaluate(const Eigen::Ref<const matrix>& x, const noise_level& n, const char* where) const {
@@ -139,6 +148,7 @@ class gaussian_mixture {
     const index_t B = x.rows(), D = dim(), K = components();
     matrix log_joint(B, K);  // log π_k + log N(x̃_b; α μ_k, C_k)
     std::vector<matrix> precision_times_diff(static_cast<std::size_t>(K));
+    vector precision_trace(K);  // tr C_k⁻¹
     for (index_t k = 0; k < K; ++k) {
       const square C = n.alpha * n.alpha * covariances_[static_cast<std::size_t>(k)] +
                        n.sigma * n.sigma * square::Identity(D, D);
@@ -154,6 +164,7 @@ class gaussian_mixture {
       log_joint.col(k) = (-0.5 * diff.cwiseProduct(solved).rowwise().sum()).array() +
                          (std::log(weights_(k)) - 0.5 * log_det - 0.5 * static_cast<double>(D) * std::log(2.0 * std::numbers::pi));
       precision_times_diff[static_cast<std::size_t>(k)] = std::move(solved);
+      precision_trace(k) = llt.solve(square::Identity(D, D)).trace();
     }
     // A row far from every component (‖x̃‖ ≳ 1e154) has Mahalanobis terms that overflow: every log π_k N is
     // −∞ and the softmax below would be NaN. Refused, naming it, rather than returned as NaN.
@@ -169,8 +180,14 @@ class gaussian_mixture {
     out.log_density = row_max.array() + total.array().log();
     out.responsibilities.array().colwise() /= total.array();
     out.score = matrix::Zero(B, D);
-    for (index_t k = 0; k < K; ++k)
-      out.score.noalias() -= out.responsibilities.col(k).asDiagonal() * precision_times_diff[static_cast<std::size_t>(k)];
+    out.score_divergence = vector::Zero(B);
+    for (index_t k = 0; k < K; ++k) {
+      const matrix& minus_s_k = precision_times_diff[static_cast<std::size_t>(k)];
+      out.score.noalias() -= out.responsibilities.col(k).asDiagonal() * minus_s_k;
+      out.score_divergence.array() +=
+          out.responsibilities.col(k).array() * (minus_s_k.rowwise().squaredNorm().array() - precision_trace(k));
+    }
+    out.score_divergence -= out.score.rowwise().squaredNorm();
     return out;
   }
 
