@@ -55,4 +55,4 @@ for seed in $(seq 0 $((seeds - 1))); do
       --out "$run" --checkpoint "$run/run.pt" "${extra[@]}" 2>&1 | grep -vE "^\[" || { echo "run.sh: $name seed $seed failed" >&2; exit 1; }
   done
 done
-python3 "$here/summarise.py" "$out"
+/usr/bin/python3 "$here/summarise.py" "$out"  # Debian's interpreter: numpy, matplotlib
