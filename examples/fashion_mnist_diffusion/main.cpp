@@ -260,12 +260,16 @@ int run(int argc, char** argv) {
     const scorelift::implicit::classifier_training classifier_options{.epochs = smoke ? 1 : 3};
     const int64_t classifier_images = smoke ? std::min<int64_t>(5000, train.pixels.size(0)) : train.pixels.size(0);
     scorelift::examples::progress classifier_progress("classifier", classifier_options.epochs);
-    const torch::AutoGradMode training_mode(true);  // the classifier trains (when not cached) inside no_grad
-    auto classifier = scorelift::implicit::load_or_train_classifier(
-        classifier_cache, train.pixels.narrow(0, 0, classifier_images), train.labels.narrow(0, 0, classifier_images),
-        classifier_options, [&](scorelift::index_t epoch, double loss) {
-          classifier_progress.update(epoch, "loss " + scorelift::examples::format_number(loss));
-        });
+    auto classifier = [&] {
+      // The classifier trains (when not cached) with autograd on; only here: generating the metric samples
+      // with it on would record every sampling step's graph (gigabytes per chunk of 256 images).
+      const torch::AutoGradMode training_mode(true);
+      return scorelift::implicit::load_or_train_classifier(
+          classifier_cache, train.pixels.narrow(0, 0, classifier_images), train.labels.narrow(0, 0, classifier_images),
+          classifier_options, [&](scorelift::index_t epoch, double loss) {
+            classifier_progress.update(epoch, "loss " + scorelift::examples::format_number(loss));
+          });
+    }();
     std::vector<torch::Tensor> chunks;
     scorelift::examples::progress sampling_progress("metric samples", metric_samples);
     for (int64_t done = 0; done < metric_samples;) {
@@ -275,10 +279,12 @@ int run(int argc, char** argv) {
       sampling_progress.update(done);
     }
     const scorelift::kernel_distance_options kernel{.subsets = 100, .subset_size = 1000, .seed = 7};
-    quality = scorelift::implicit::classifier_sample_quality(classifier, torch::cat(chunks), test.pixels, kernel);
+    namespace si = scorelift::implicit;
+    const auto test_features = si::classifier_features(classifier, test.pixels);  // once, for both comparisons
+    quality = si::feature_sample_quality(si::classifier_features(classifier, torch::cat(chunks)), test_features, kernel);
     const torch::Tensor real = train.pixels.index_select(
         0, torch::randperm(train.pixels.size(0), torch::kInt64).narrow(0, 0, std::min<int64_t>(metric_samples, train.pixels.size(0))));
-    floor = scorelift::implicit::classifier_sample_quality(classifier, real, test.pixels, kernel);
+    floor = si::feature_sample_quality(si::classifier_features(classifier, real), test_features, kernel);
   }
 
   const bool finite = torch::isfinite(generated).all().item<bool>() &&

@@ -60,3 +60,27 @@ TEST_CASE("classifier_features: bad shapes and chunks are refused naming them") 
   CHECK_THROWS_WITH_AS(im::classifier_features(classifier, torch::zeros({4, 784}, f64), 0), doctest::Contains("'chunk' is 0"),
                        scorelift::invalid_argument);
 }
+
+TEST_CASE("feature_sample_quality: the features overload is what the images overload computes; bad shapes") {
+  auto classifier = seeded_classifier();
+  torch::manual_seed(10);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  const torch::Tensor generated = torch::rand({200, 784}, f64), reference = torch::rand({250, 784}, f64) * 0.5;
+  const scorelift::kernel_distance_options kernel{.subsets = 10, .subset_size = 100, .seed = 5};
+  const auto from_images = im::classifier_sample_quality(classifier, generated, reference, kernel);
+  const auto from_features = im::feature_sample_quality(im::classifier_features(classifier, generated),
+                                                        im::classifier_features(classifier, reference), kernel);
+  CHECK(from_features.frechet == from_images.frechet);
+  CHECK(from_features.kernel.mean == from_images.kernel.mean);
+  CHECK(from_features.kernel.standard_deviation == from_images.kernel.standard_deviation);
+  CHECK(from_features.generated == 200);
+  CHECK(from_features.reference == 250);
+
+  const scorelift::implicit::detail::row_matrix four_columns = scorelift::implicit::detail::row_matrix::Ones(5, 4),
+                                                three_columns = scorelift::implicit::detail::row_matrix::Ones(5, 3),
+                                                one_row = scorelift::implicit::detail::row_matrix::Ones(1, 4);
+  CHECK_THROWS_WITH_AS(im::feature_sample_quality(four_columns, three_columns),
+                       doctest::Contains("'generated' [5, 4] and 'reference' [5, 3]"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::feature_sample_quality(one_row, four_columns), doctest::Contains("'generated' [1, 4]"),
+                       scorelift::invalid_argument);
+}

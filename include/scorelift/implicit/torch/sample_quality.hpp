@@ -40,27 +40,38 @@ inline detail::row_matrix classifier_features(FeatureClassifier& classifier, con
   return detail::to_eigen(torch::cat(parts));
 }
 
-/// FD and KID between the classifier features of `generated` and `reference` (both [N, 784] in [0, 1]).
-/// The kernel distance averages `kernel.subsets` subsets of min(kernel.subset_size, N, M) rows, on features
-/// divided by the reference features' root-mean-square entry (see below).
-inline sample_quality classifier_sample_quality(FeatureClassifier& classifier, const torch::Tensor& generated,
-                                                const torch::Tensor& reference, kernel_distance_options kernel = {}) {
-  const detail::row_matrix a = classifier_features(classifier, generated), b = classifier_features(classifier, reference);
+/// FD and KID between two feature sets (N × F and M × F rows, e.g. from classifier_features). Several
+/// generators measured against one reference share its features this way (computed once). The kernel
+/// distance averages `kernel.subsets` subsets of min(kernel.subset_size, N, M) rows, on features divided by
+/// the reference features' root-mean-square entry (see below).
+inline sample_quality feature_sample_quality(const detail::row_matrix& generated, const detail::row_matrix& reference,
+                                             kernel_distance_options kernel = {}) {
+  scorelift::detail::require(generated.cols() == reference.cols() && generated.rows() >= 2 && reference.rows() >= 2,
+                             "feature_sample_quality", "arguments 'generated' [", generated.rows(), ", ",
+                             generated.cols(), "] and 'reference' [", reference.rows(), ", ", reference.cols(),
+                             "] must have the same number of columns and at least 2 rows each");
   sample_quality out;
-  out.generated = a.rows();
-  out.reference = b.rows();
-  out.frechet = frechet_distance(moments_of(a), moments_of(b));
-  if (kernel.subset_size != 0) kernel.subset_size = std::min({kernel.subset_size, a.rows(), b.rows()});
+  out.generated = generated.rows();
+  out.reference = reference.rows();
+  out.frechet = frechet_distance(moments_of(generated), moments_of(reference));
+  if (kernel.subset_size != 0) kernel.subset_size = std::min({kernel.subset_size, generated.rows(), reference.rows()});
   // The cubic kernel (aᵀb/D + 1)³ was designed on Inception features, whose entries are O(1) (aᵀb/D of
   // order 0.1–1). This classifier's features are larger, and cubing aᵀb/D ≫ 1 made the subsets' spread
   // swamp the mean (measured: KID ± 40× its value for two sets of real images). Both sets are divided by
   // the reference's root-mean-square entry, one fixed number: the estimate stays an unbiased MMD² of a
   // fixed kernel.
-  const double scale = std::sqrt(b.squaredNorm() / static_cast<double>(b.size()));
-  scorelift::detail::require(scale > 0.0 && std::isfinite(scale), "classifier_sample_quality",
+  const double scale = std::sqrt(reference.squaredNorm() / static_cast<double>(reference.size()));
+  scorelift::detail::require(scale > 0.0 && std::isfinite(scale), "feature_sample_quality",
                              "the reference features' root-mean-square entry is ", scale, ", not finite and > 0");
-  out.kernel = kernel_distance(a / scale, b / scale, kernel);
+  out.kernel = kernel_distance(generated / scale, reference / scale, kernel);
   return out;
+}
+
+/// FD and KID between the classifier features of `generated` and `reference` (both [N, 784] in [0, 1]).
+inline sample_quality classifier_sample_quality(FeatureClassifier& classifier, const torch::Tensor& generated,
+                                                const torch::Tensor& reference, kernel_distance_options kernel = {}) {
+  return feature_sample_quality(classifier_features(classifier, generated), classifier_features(classifier, reference),
+                                kernel);
 }
 
 }  // namespace scorelift::implicit
