@@ -45,6 +45,8 @@ struct config {
   index_t score_hidden = 128;
   index_t particles = 8;  // per image, for the nonparametric conditional estimators (VAE)
   double learning_rate = 1e-3;
+  double score_learning_rate = 0.0;  // 0 = the autoencoder's learning rate
+  index_t score_steps = 1;           // score-estimator steps per autoencoder step (paper: 1)
   double wae_sigma = 0.3;
   index_t train_images = 0;  // 0 = all 60000
   im::evaluation_options evaluation;
@@ -100,6 +102,10 @@ int run(int argc, char** argv) {
   app.add_option("--score-hidden", cfg.score_hidden, "width of the score networks")->check(CLI::PositiveNumber);
   app.add_option("--particles", cfg.particles, "z samples per image for Stein / SSGE in the VAE")->check(CLI::Range(2, 1024));
   app.add_option("--learning-rate", cfg.learning_rate, "RMSProp learning rate (paper: 1e-4 for 400k steps)");
+  app.add_option("--score-learning-rate", cfg.score_learning_rate,
+                 "RMSProp learning rate of the score networks (0 = --learning-rate)")->check(CLI::NonNegativeNumber);
+  app.add_option("--score-steps", cfg.score_steps, "score-estimator updates per autoencoder update")
+      ->check(CLI::PositiveNumber);
   app.add_option("--wae-sigma", cfg.wae_sigma, "fixed σ of the WAE encoder z = μ(x) + σε");
   app.add_option("--train-images", cfg.train_images, "use the first N training images (0 = all)");
   app.add_option("--evaluation-images", cfg.evaluation.images, "test images for reconstruction / WAE objective / FD");
@@ -168,8 +174,9 @@ int run(int argc, char** argv) {
                                  .depth = 2, .wae_sigma = cfg.wae_sigma};
       im::implicit_trainer trainer(im::Autoencoder(ae),
                                    im_example::make_estimator(run, cfg.latent_dim, cfg.score_hidden, cfg.particles,
-                                                              cfg.learning_rate),
-                                   cfg.learning_rate);
+                                                              cfg.score_learning_rate > 0.0 ? cfg.score_learning_rate
+                                                                                            : cfg.learning_rate),
+                                   cfg.learning_rate, cfg.score_steps);
       run_result r{run.model, run.method, seed, {}, 0.0, {}, {}};
       ex::progress bar(run.model + " " + run.method + " seed " + std::to_string(seed), cfg.steps);
       torch::Tensor order = torch::randperm(train_n, torch::kInt64);
@@ -239,7 +246,9 @@ int run(int argc, char** argv) {
       {"config",
        {{"steps", cfg.steps}, {"batch", cfg.batch}, {"seeds", cfg.seeds}, {"latent_dim", cfg.latent_dim},
         {"hidden", cfg.hidden}, {"score_hidden", cfg.score_hidden}, {"particles", cfg.particles},
-        {"learning_rate", cfg.learning_rate}, {"wae_sigma", cfg.wae_sigma}, {"train_images", train_n},
+        {"learning_rate", cfg.learning_rate},
+        {"score_learning_rate", cfg.score_learning_rate > 0.0 ? cfg.score_learning_rate : cfg.learning_rate},
+        {"score_steps", cfg.score_steps}, {"wae_sigma", cfg.wae_sigma}, {"train_images", train_n},
         {"evaluation_images", cfg.evaluation.images}, {"entropy_images", cfg.evaluation.entropy_images},
         {"entropy_particles", cfg.evaluation.entropy_particles}, {"generated", cfg.evaluation.generated},
         {"smoke", cfg.smoke}, {"threads", torch::get_num_threads()}, {"blas", ex::blas_library_in_use()}}},

@@ -10,6 +10,7 @@
 #include "scorelift/data/torch/images.hpp"
 #include "scorelift/implicit/knn_entropy.hpp"
 #include "scorelift/implicit/torch/autoencoders.hpp"
+#include "scorelift/implicit/torch/entropy_gradient_fidelity.hpp"
 #include "scorelift/implicit/torch/entropy_surrogate.hpp"
 #include "scorelift/implicit/torch/evaluation.hpp"
 #include "scorelift/implicit/torch/latent_score.hpp"
@@ -55,6 +56,81 @@ TEST_CASE("entropy surrogate rejects mismatched shapes and non-finite scores") {
   bad[1][2] = std::nan("");
   CHECK_THROWS_AS(im::entropy_gradient_surrogate(torch::zeros({4, 3}), bad), scorelift::invalid_argument);
   CHECK_THROWS_AS(im::entropy_gradient_surrogate(torch::zeros({3}), torch::zeros({3})), scorelift::invalid_argument);
+}
+
+TEST_CASE("entropy-gradient fidelity is exact for the true score and scales with a scaled score") {
+  // Reparameterised diagonal Gaussian z = μ + exp(ρ) ⊙ ε, s(z) = −(z − μ)/σ²: h = Σ ρ_i + const,
+  // so ∂h/∂ρ_i = 1 and ∂h/∂μ = 0. The surrogate gives −∂S/∂ρ_i = mean_b ε_bi², mean 1 and standard
+  // error √(2/N); −∂S/∂μ_i = mean_b ε_bi/σ_i, mean 0 and standard error 1/(σ_i √N).
+  torch::manual_seed(11);
+  const index_t n = 20000, d = 4;
+  const auto mu = torch::tensor({0.2, -0.4, 1.0, 0.0}, torch::dtype(torch::kFloat64).requires_grad(true));
+  const auto rho = torch::tensor({-2.0, -1.0, 0.0, 0.5}, torch::dtype(torch::kFloat64).requires_grad(true));
+  const auto eps = torch::randn({n, d}, torch::kFloat64);
+  const auto sigma = torch::exp(rho);
+  const auto z = mu + sigma * eps;
+  const auto score = (-(z - mu) / (sigma * sigma)).detach();
+  const auto same = im::entropy_gradient_fidelity(z, score, score, {mu, rho});
+  CHECK(same.cosine == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(same.relative_error == 0.0);
+  // ŝ = a·s gives g_est = a·g_exact exactly: cosine sign(a), relative error |a − 1|.
+  const auto half = im::entropy_gradient_fidelity(z, 0.5 * score, score, {mu, rho});
+  CHECK(half.cosine == doctest::Approx(1.0).epsilon(1e-12));
+  CHECK(half.relative_error == doctest::Approx(0.5).epsilon(1e-12));
+  CHECK(half.estimated_norm == doctest::Approx(0.5 * half.exact_norm).epsilon(1e-12));
+  const auto flipped = im::entropy_gradient_fidelity(z, -score, score, {mu, rho});
+  CHECK(flipped.cosine == doctest::Approx(-1.0).epsilon(1e-12));
+  CHECK(flipped.relative_error == doctest::Approx(2.0).epsilon(1e-12));
+  // The exact gradient itself matches the closed form (statistically, 4.5 standard errors).
+  const auto g = im::detail::entropy_gradient_vector(z, score, {mu, rho});
+  const auto g_mu = g.slice(0, 0, d), g_rho = g.slice(0, d, 2 * d);
+  CHECK((g_rho - 1.0).abs().max().item<double>() < 4.5 * std::sqrt(2.0 / n));
+  CHECK((g_mu * sigma.detach()).abs().max().item<double>() < 4.5 / std::sqrt(static_cast<double>(n)));
+  // An estimate that ignores the width (score of N(μ, I)) has the right sign but the wrong size.
+  const auto unit = im::entropy_gradient_fidelity(z, (-(z - mu)).detach(), score, {mu, rho});
+  CHECK(unit.cosine > 0.0);
+  CHECK(unit.cosine < 0.99);
+  CHECK(unit.relative_error > 0.1);
+}
+
+TEST_CASE("entropy-gradient fidelity's exact gradient matches a non-Gaussian flow's entropy gradient") {
+  // Element-wise cubic flow z = m + a (ε + c ε³), c > 0, g(ε) = ε + c ε³ monotone with g' = 1 + 3cε²,
+  // g'' = 6cε. Change of variables: log q(z) = log N(ε) − log a − log g'(ε), so
+  //     s(z) = (−ε − g''(ε)/g'(ε)) / (a g'(ε)),      h = h(N) + D log a + E Σ_i log g'(ε_i),
+  // and ∂h/∂c = E Σ_i 3ε_i² / (1 + 3cε_i²). The surrogate's −∂S/∂c = −mean_b Σ_i s_bi a ε_bi³ must
+  // have the same mean: checked on the per-sample paired difference within 4.5 standard errors.
+  torch::manual_seed(5);
+  const index_t n = 40000, d = 3;
+  const auto c = torch::full({1}, 0.3, torch::dtype(torch::kFloat64).requires_grad(true));
+  const auto a = torch::full({1}, 0.8, torch::dtype(torch::kFloat64).requires_grad(true));
+  const auto eps = torch::randn({n, d}, torch::kFloat64);
+  const auto z = 0.5 + a * (eps + c * eps.pow(3));
+  const auto c0 = c.detach(), a0 = a.detach();
+  const auto g1 = 1.0 + 3.0 * c0 * eps.square();
+  const auto score = (-eps - 6.0 * c0 * eps / g1) / (a0 * g1);
+  const auto g = im::detail::entropy_gradient_vector(z, score, {c, a});
+  const auto per_sample = (-(score * a0 * eps.pow(3)) - 3.0 * eps.square() / g1).sum(1);
+  const double se = per_sample.std().item<double>() / std::sqrt(static_cast<double>(n));
+  CHECK(std::abs(g[0].item<double>() - (3.0 * eps.square() / g1).sum(1).mean().item<double>()) < 4.5 * se);
+  // ∂h/∂a = D / a, exactly in expectation; −∂S/∂a = −mean Σ s (ε + cε³).
+  const auto per_sample_a = (-(score * (eps + c0 * eps.pow(3)))).sum(1);
+  CHECK(std::abs(g[1].item<double>() - d / 0.8) < 4.5 * per_sample_a.std().item<double>() / std::sqrt(static_cast<double>(n)));
+  const auto report = im::entropy_gradient_fidelity(z, score, score, {c, a});
+  CHECK(report.relative_error == 0.0);
+}
+
+TEST_CASE("entropy-gradient fidelity rejects parameters without grad and mismatched scores") {
+  const auto p = torch::ones({2}, torch::dtype(torch::kFloat64).requires_grad(true));
+  const auto z = p.unsqueeze(0).expand({3, 2}) * torch::ones({3, 2}, torch::kFloat64);
+  const auto s = torch::ones({3, 2}, torch::kFloat64);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_fidelity(z, s, s, {}), doctest::Contains("'parameters' is empty"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_fidelity(z, s, s, {torch::ones({5})}),
+                       doctest::Contains("shape [5] that does not require grad"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_fidelity(z, torch::ones({3, 3}, torch::kFloat64), s, {p}),
+                       doctest::Contains("argument 'score' has shape [3, 3]"), scorelift::invalid_argument);
+  CHECK_THROWS_AS(im::entropy_gradient_fidelity(z, s, torch::zeros({3, 2}, torch::kFloat64), {p}),
+                  scorelift::invalid_argument);
 }
 
 TEST_CASE("Gaussian KL, entropy and prior terms match their closed forms") {
@@ -159,6 +235,29 @@ TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
   for (int i = 0; i < 150; ++i) last = trainer.step(images).loss;
   // Reconstruction of a fixed batch: the loss (dominated by ‖x − x̂‖² ≈ 20/12 at the start) drops.
   CHECK(last < first - 0.5);
+}
+
+namespace {
+// Counts train_step calls; its score is the standard normal's, so the trainer has something to use.
+class counting_estimator final : public im::latent_score_estimator {
+ public:
+  double train_step(const torch::Tensor&, const torch::Tensor&) override { return static_cast<double>(++calls); }
+  torch::Tensor score(const torch::Tensor& z, const torch::Tensor&) override { return -z.detach(); }
+  int calls = 0;
+};
+}  // namespace
+
+TEST_CASE("implicit_trainer takes score_steps estimator steps per autoencoder step") {
+  const im::autoencoder_options options{.kind = im::autoencoder_kind::wae, .data_dim = 6, .latent_dim = 2, .hidden = 4};
+  auto estimator = std::make_shared<counting_estimator>();
+  CHECK_THROWS_WITH_AS(im::implicit_trainer(im::Autoencoder(options), estimator, 1e-3, 0),
+                       doctest::Contains("argument 'score_steps' is 0"), scorelift::invalid_argument);
+  im::implicit_trainer trainer(im::Autoencoder(options), estimator, 1e-3, 3);
+  const auto report = trainer.step(torch::rand({4, 6}));
+  CHECK(estimator->calls == 3);
+  CHECK(report.score_loss == 3.0);  // the last step's loss
+  trainer.step(torch::rand({4, 6}));
+  CHECK(estimator->calls == 6);
 }
 
 TEST_CASE("to_tensors copies pixels and labels") {

@@ -1,5 +1,7 @@
 // scorelift/implicit/torch/trainer.hpp — one training step of an implicit VAE / WAE / Gaussian VAE:
-// the latent score estimator and the autoencoder alternate, one RMSProp step each (paper §6.1).
+// the latent score estimator takes `score_steps` RMSProp steps (paper §6.1: one), then the
+// autoencoder one. More score steps per encoder step shrink the lag of ŝ behind the moving q_φ,
+// whose entropy gradient the surrogate carries (entropy_gradient_fidelity.hpp measures it).
 //
 // Losses minimised by the autoencoder step (per image, averaged over the batch and the particles):
 //   Gaussian VAE   −log p(x|z) + KL(q(z|x) ‖ N(0, I))                              (closed form)
@@ -29,10 +31,15 @@ struct step_report {
 class implicit_trainer {
  public:
   /// `estimator` may be null only for the Gaussian VAE (its entropy is known in closed form).
-  implicit_trainer(Autoencoder model, std::shared_ptr<latent_score_estimator> estimator, double learning_rate)
+  /// The estimator keeps its own optimiser and learning rate (e.g. parametric_score_options).
+  implicit_trainer(Autoencoder model, std::shared_ptr<latent_score_estimator> estimator, double learning_rate,
+                   index_t score_steps = 1)
       : model_(std::move(model)),
         estimator_(std::move(estimator)),
-        optimizer_(model_->parameters(), torch::optim::RMSpropOptions(learning_rate)) {
+        optimizer_(model_->parameters(), torch::optim::RMSpropOptions(learning_rate)),
+        score_steps_(score_steps) {
+    scorelift::detail::require(score_steps >= 1, "implicit_trainer", "argument 'score_steps' is ", score_steps,
+                               " but at least 1 score-estimator step per autoencoder step was expected");
     const bool gaussian = model_->options().kind == autoencoder_kind::gaussian_vae;
     scorelift::detail::require(gaussian || estimator_ != nullptr, "implicit_trainer", "a ", to_string(model_->options().kind),
                     " needs a latent score estimator (argument 'estimator' is null)");
@@ -53,13 +60,13 @@ class implicit_trainer {
 
     step_report report;
     report.score_loss = std::numeric_limits<double>::quiet_NaN();
-    if (estimator_) {
+    for (index_t k = 0; estimator_ && k < score_steps_; ++k) {  // fresh samples each step
       torch::Tensor z;
       {
         torch::NoGradGuard no_grad;
         z = model_->encode(x, noise()).z;
       }
-      report.score_loss = estimator_->train_step(z, context);
+      report.score_loss = estimator_->train_step(z, context);  // the last step's loss
     }
 
     const encoding code = model_->encode(x, noise());
@@ -94,6 +101,7 @@ class implicit_trainer {
   Autoencoder model_;
   std::shared_ptr<latent_score_estimator> estimator_;
   torch::optim::RMSprop optimizer_;
+  index_t score_steps_ = 1;
 };
 
 }  // namespace scorelift::implicit
