@@ -14,6 +14,7 @@
 #include <random>
 
 #include "scorelift/backends/eigen.hpp"
+#include "scorelift/detail/funnel_parameters.hpp"
 
 namespace scorelift::analysis {
 
@@ -66,10 +67,7 @@ class banana_target {
 class funnel_target {
  public:
   explicit funnel_target(index_t dim = 2, double tau = 3.0) : dim_(dim), tau_(tau) {
-    scorelift::detail::require(dim >= 2 && dim <= 10, "analysis::funnel_target", "argument 'dim' is ", dim,
-                               " but Neal's funnel is provided for D = 2..10");
-    scorelift::detail::require(tau > 0 && std::isfinite(tau), "analysis::funnel_target", "argument 'tau' is ", tau,
-                               " but must be positive and finite");
+    scorelift::detail::require_funnel_parameters("analysis::funnel_target", dim, tau);
   }
   index_t dim() const { return dim_; }
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <string>
 
+#include "scorelift/detail/funnel_parameters.hpp"
 #include "scorelift/torch/targets/target.hpp"
 
 namespace scorelift::torch_ext {
@@ -20,10 +21,7 @@ namespace scorelift::torch_ext {
 class funnel {
  public:
   explicit funnel(index_t dim = 2, double tau = 3.0) : dim_(dim), tau_(tau) {
-    scorelift::detail::require(dim >= 2 && dim <= 10, "funnel", "argument 'dim' is ", dim,
-                               " but Neal's funnel is provided for D = 2..10");
-    scorelift::detail::require(tau > 0 && std::isfinite(tau), "funnel", "argument 'tau' is ", tau,
-                               " but must be positive and finite");
+    scorelift::detail::require_funnel_parameters("funnel", dim, tau);
   }
 
   std::string name() const { return "funnel_" + std::to_string(dim_) + "d"; }
