@@ -121,6 +121,7 @@ int run(int argc, char** argv) {
   app.add_flag("--smoke", cfg.smoke, "tiny run for CTest: a few steps, one seed, a few methods");
   app.add_flag("!--no-plot", cfg.plot, "skip the matplotlib figures");
   CLI11_PARSE(app, argc, argv);
+  if (cfg.score_learning_rate == 0.0) cfg.score_learning_rate = cfg.learning_rate;  // resolved once, here
 
   if (cfg.smoke) {
     cfg.steps = 5;
@@ -174,8 +175,7 @@ int run(int argc, char** argv) {
                                  .depth = 2, .wae_sigma = cfg.wae_sigma};
       im::implicit_trainer trainer(im::Autoencoder(ae),
                                    im_example::make_estimator(run, cfg.latent_dim, cfg.score_hidden, cfg.particles,
-                                                              cfg.score_learning_rate > 0.0 ? cfg.score_learning_rate
-                                                                                            : cfg.learning_rate),
+                                                              cfg.score_learning_rate),
                                    cfg.learning_rate, cfg.score_steps);
       run_result r{run.model, run.method, seed, {}, 0.0, {}, {}};
       ex::progress bar(run.model + " " + run.method + " seed " + std::to_string(seed), cfg.steps);
@@ -247,7 +247,7 @@ int run(int argc, char** argv) {
        {{"steps", cfg.steps}, {"batch", cfg.batch}, {"seeds", cfg.seeds}, {"latent_dim", cfg.latent_dim},
         {"hidden", cfg.hidden}, {"score_hidden", cfg.score_hidden}, {"particles", cfg.particles},
         {"learning_rate", cfg.learning_rate},
-        {"score_learning_rate", cfg.score_learning_rate > 0.0 ? cfg.score_learning_rate : cfg.learning_rate},
+        {"score_learning_rate", cfg.score_learning_rate},
         {"score_steps", cfg.score_steps}, {"wae_sigma", cfg.wae_sigma}, {"train_images", train_n},
         {"evaluation_images", cfg.evaluation.images}, {"entropy_images", cfg.evaluation.entropy_images},
         {"entropy_particles", cfg.evaluation.entropy_particles}, {"generated", cfg.evaluation.generated},
