@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <Eigen/Eigenvalues>
+#include <cmath>
+#include <optional>
 #include <random>
 
 #include "analysis_test_support.hpp"
@@ -62,43 +64,66 @@ TEST_CASE("the quadratic and lifted forms in W equal the library's objectives of
   const row_matrix f = evaluate(p.phi, p.w, p.data.x);
   const Eigen::VectorXd div = divergence(p.phi, p.w, p.data.x);
   const Eigen::VectorXd sliced = p.sliced_divergence(p.w);
-  const score_moments exact = implicit_moments(p.phi, p.data.x);
-  const score_moments target = denoising_moments(p.phi, p.data.x, p.data.target);
-  const score_moments slicedm = sliced_moments(p.phi, p.data.x, p.data.probes);
+  // Unweighted, and with per-sample weights w_b (score_batch::weights: EDM's λ(σ), asymmetric LDSE).
+  std::mt19937_64 gen(9);
+  std::uniform_real_distribution<double> uniform(0.2, 3.0);
+  const Eigen::VectorXd uneven = Eigen::VectorXd::NullaryExpr(9, [&] { return uniform(gen); });
+  for (const bool weighted : {false, true}) {
+    CAPTURE(weighted);
+    const Eigen::VectorXd w = weighted ? uneven : Eigen::VectorXd();
+    const std::optional<Eigen::VectorXd> batch_weights = weighted ? std::optional(uneven) : std::nullopt;
+    const score_moments exact = implicit_moments(p.phi, p.data.x, {}, w);
+    const score_moments target = denoising_moments(p.phi, p.data.x, p.data.target, {}, w);
+    const score_moments slicedm = sliced_moments(p.phi, p.data.x, p.data.probes, {}, w);
 
-  // Library gradients are with respect to f and div; the chain rule carries them into W.
-  const auto library_check = [&](const scorelift::objective_result<eigen>& r, const Eigen::VectorXd* div_terms,
-                                 double value, const Eigen::MatrixXd& grad, bool sliced_terms) {
-    CHECK(r.value == doctest::Approx(value).epsilon(1e-12));
-    const Eigen::VectorXd grad_div = div_terms ? r.grad_divergence.front() : Eigen::VectorXd();
-    Eigen::MatrixXd chained = test::chain_rule(p.phi, p.data.x, r.grad_modes.front(), nullptr);
-    if (div_terms) chained += sliced_terms ? p.sliced_chain_rule(grad_div) : test::chain_rule(p.phi, p.data.x, row_matrix::Zero(9, 2), &grad_div);
-    CHECK((chained - grad).cwiseAbs().maxCoeff() < 1e-12 * (1 + grad.cwiseAbs().maxCoeff()));
-  };
-  SUBCASE("ISM") {
-    const auto r = scorelift::residual_score_matching_loss<eigen>({.modes = {f}, .divergence = {div}});
-    library_check(r, &div, score_matching_value(exact, p.w), score_matching_gradient(exact, p.w), false);
+    // Library gradients are with respect to f and div; the chain rule carries them into W.
+    const auto library_check = [&](const scorelift::objective_result<eigen>& r, bool with_divergence, double value,
+                                   const Eigen::MatrixXd& grad, bool sliced_terms) {
+      CHECK(r.value == doctest::Approx(value).epsilon(1e-12));
+      const Eigen::VectorXd grad_div = with_divergence ? r.grad_divergence.front() : Eigen::VectorXd();
+      Eigen::MatrixXd chained = test::chain_rule(p.phi, p.data.x, r.grad_modes.front(), nullptr);
+      if (with_divergence)
+        chained += sliced_terms ? p.sliced_chain_rule(grad_div) : test::chain_rule(p.phi, p.data.x, row_matrix::Zero(9, 2), &grad_div);
+      CHECK((chained - grad).cwiseAbs().maxCoeff() < 1e-12 * (1 + grad.cwiseAbs().maxCoeff()));
+    };
+    using scorelift::lifted_residual_loss;
+    using scorelift::residual_score_matching_loss;
+    library_check(residual_score_matching_loss<eigen>({.modes = {f}, .divergence = {div}, .weights = batch_weights}), true,
+                  score_matching_value(exact, p.w), score_matching_gradient(exact, p.w), false);  // ISM
+    library_check(residual_score_matching_loss<eigen>({.modes = {f}, .divergence = {sliced}, .weights = batch_weights}), true,
+                  score_matching_value(slicedm, p.w), score_matching_gradient(slicedm, p.w), true);  // SSM-VR
+    library_check(residual_score_matching_loss<eigen>({.modes = {f}, .target = p.data.target, .weights = batch_weights}), false,
+                  score_matching_value(target, p.w), score_matching_gradient(target, p.w), false);  // DSM
+    library_check(lifted_residual_loss<eigen>({.modes = {f}, .divergence = {div}, .weights = batch_weights}), true,
+                  lifted_value(exact, p.w), lifted_gradient(exact, p.w), false);  // LSE
+    library_check(lifted_residual_loss<eigen>({.modes = {f}, .divergence = {sliced}, .weights = batch_weights}), true,
+                  lifted_value(slicedm, p.w), lifted_gradient(slicedm, p.w), true);  // sliced LSE
+    library_check(lifted_residual_loss<eigen>({.modes = {f}, .target = p.data.target, .weights = batch_weights}), false,
+                  lifted_value(target, p.w), lifted_gradient(target, p.w), false);  // LDSE
   }
-  SUBCASE("SSM-VR") {
-    const auto r = scorelift::residual_score_matching_loss<eigen>({.modes = {f}, .divergence = {sliced}});
-    library_check(r, &sliced, score_matching_value(slicedm, p.w), score_matching_gradient(slicedm, p.w), true);
-  }
-  SUBCASE("DSM") {
-    const auto r = scorelift::residual_score_matching_loss<eigen>({.modes = {f}, .target = p.data.target});
-    library_check(r, nullptr, score_matching_value(target, p.w), score_matching_gradient(target, p.w), false);
-  }
-  SUBCASE("LSE") {
-    const auto r = scorelift::lifted_residual_loss<eigen>({.modes = {f}, .divergence = {div}});
-    library_check(r, &div, lifted_value(exact, p.w), lifted_gradient(exact, p.w), false);
-  }
-  SUBCASE("sliced LSE") {
-    const auto r = scorelift::lifted_residual_loss<eigen>({.modes = {f}, .divergence = {sliced}});
-    library_check(r, &sliced, lifted_value(slicedm, p.w), lifted_gradient(slicedm, p.w), true);
-  }
-  SUBCASE("LDSE") {
-    const auto r = scorelift::lifted_residual_loss<eigen>({.modes = {f}, .target = p.data.target});
-    library_check(r, nullptr, lifted_value(target, p.w), lifted_gradient(target, p.w), false);
-  }
+}
+
+TEST_CASE("weighted DSM: the exact minimiser solves the weighted normal equations, and weights 1 change nothing") {
+  const small_problem p;
+  std::mt19937_64 gen(10);
+  std::uniform_real_distribution<double> uniform(0.2, 3.0);
+  const Eigen::VectorXd w = Eigen::VectorXd::NullaryExpr(9, [&] { return uniform(gen); });
+  // Weighted least squares: W* = Tᵀ diag(w) Φ (Φᵀ diag(w) Φ)⁻¹, written out independently of the moments.
+  const row_matrix features = p.phi.features(p.data.x);
+  const Eigen::MatrixXd gram = features.transpose() * w.asDiagonal() * features;
+  const Eigen::MatrixXd expected = (gram.llt().solve(features.transpose() * w.asDiagonal() * p.data.target)).transpose();
+  estimation_data data = p.data;
+  data.sample_weights = w;
+  const Eigen::MatrixXd fitted = fit_linear_score(p.phi, data, linear_objective::dsm()).weights;
+  CHECK((fitted - expected).cwiseAbs().maxCoeff() < 1e-10 * (1 + expected.cwiseAbs().maxCoeff()));
+  // Scaling every weight by a constant leaves the minimiser unchanged but not the objective.
+  data.sample_weights = 2.5 * w;
+  CHECK((fit_linear_score(p.phi, data, linear_objective::dsm()).weights - expected).cwiseAbs().maxCoeff() <
+        1e-10 * (1 + expected.cwiseAbs().maxCoeff()));
+  const score_moments ones = denoising_moments(p.phi, p.data.x, p.data.target, {}, Eigen::VectorXd::Ones(9));
+  const score_moments none = denoising_moments(p.phi, p.data.x, p.data.target);
+  CHECK((ones.a.gram - none.a.gram).norm() == 0.0);
+  CHECK((ones.b.cross - none.b.cross).norm() == 0.0);
 }
 
 TEST_CASE("residual level 2: the moments with the earlier estimate F reproduce the library's semi-gradient level") {
@@ -268,4 +293,12 @@ TEST_CASE("exact minimisers refuse bad input, naming the argument and its shape"
                        doctest::Contains("argument 'probes[0]' has shape [5, 1]"), invalid_argument);
   CHECK_THROWS_WITH_AS(fit_residual_stack({}, {.x = x}, linear_objective::ism()), doctest::Contains("argument 'levels' is empty"),
                        invalid_argument);
+  CHECK_THROWS_WITH_AS(implicit_moments(phi, x, {}, Eigen::VectorXd::Ones(4)),
+                       doctest::Contains("argument 'sample_weights' has shape [4] but the batch has N = 5"), invalid_argument);
+  CHECK_THROWS_WITH_AS(denoising_moments(phi, x, x, {}, Eigen::VectorXd::Zero(5)),
+                       doctest::Contains("argument 'sample_weights' is 0 at sample 0 but weights must be finite and > 0"),
+                       invalid_argument);
+  Eigen::VectorXd nan_weight = Eigen::VectorXd::Ones(5);
+  nan_weight(3) = std::nan("");
+  CHECK_THROWS_WITH_AS(sliced_moments(phi, x, {x}, {}, nan_weight), doctest::Contains("at sample 3"), invalid_argument);
 }

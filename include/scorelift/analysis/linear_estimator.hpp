@@ -46,11 +46,13 @@ struct linear_objective {
 
 /// The samples an objective sees (owned: a Map or expression passed in is copied, nothing dangles).
 /// `x` are the inputs of f — clean samples for the trace objectives, noisy x̃ for the target ones;
-/// `target` = −ε/σ (target objectives only); `probes` = M matrices N×D (sliced objectives only).
+/// `target` = −ε/σ (target objectives only); `probes` = M matrices N×D (sliced objectives only);
+/// `sample_weights` = w_b > 0 (N), weighting every per-sample term as score_batch::weights does; empty: 1.
 struct estimation_data {
   row_matrix x;
   row_matrix target{};
   std::vector<row_matrix> probes{};
+  Eigen::VectorXd sample_weights{};
 };
 
 /// The moments of `data` for `source`, with F = `earlier` the estimate of the earlier levels.
@@ -58,9 +60,9 @@ template <FeatureMap Phi>
 score_moments moments_for(const Phi& phi, const estimation_data& data, score_source source,
                           const sample_view& earlier = {}) {
   switch (source) {
-    case score_source::exact_trace: return implicit_moments(phi, data.x, earlier);
-    case score_source::sliced_trace: return sliced_moments(phi, data.x, data.probes, earlier);
-    case score_source::target: return denoising_moments(phi, data.x, data.target, earlier);
+    case score_source::exact_trace: return implicit_moments(phi, data.x, earlier, data.sample_weights);
+    case score_source::sliced_trace: return sliced_moments(phi, data.x, data.probes, earlier, data.sample_weights);
+    case score_source::target: return denoising_moments(phi, data.x, data.target, earlier, data.sample_weights);
   }
   scorelift::detail::fail("analysis::moments_for", "argument 'source' is ", static_cast<int>(source),
                           " which is not a score_source");
