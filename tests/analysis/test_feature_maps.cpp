@@ -42,7 +42,7 @@ double jacobian_error(const Phi& phi, std::mt19937_64& gen) {
 
 TEST_CASE("feature maps: Jacobians equal central differences of the features") {
   std::mt19937_64 gen(1);
-  const polynomial_features poly1(3, 1), poly2(3, 2), poly2_bare(3, 2, false);
+  const polynomial_features poly1(3, 1), poly2(3, 2), poly2_bare(3, 2, false), poly4(3, 4);
   const rbf_features rbf(test::standard_normal(5, 3, gen), 0.8);
   const random_fourier_features rff(3, 7, 1.3, 42);
   // Central differences of smooth features are accurate to ~h² ≈ 1e-12 times their third derivative,
@@ -50,15 +50,17 @@ TEST_CASE("feature maps: Jacobians equal central differences of the features") {
   CHECK(jacobian_error(poly1, gen) < 1e-8);
   CHECK(jacobian_error(poly2, gen) < 1e-8);
   CHECK(jacobian_error(poly2_bare, gen) < 1e-8);
+  CHECK(jacobian_error(poly4, gen) < 1e-7);  // quartic: larger third derivatives
   CHECK(jacobian_error(rbf, gen) < 1e-8);
   CHECK(jacobian_error(rff, gen) < 1e-8);
   CHECK(jacobian_error(any_feature_map(rbf), gen) < 1e-8);
   CHECK(poly1.feature_count() == 4);
   CHECK(poly2.feature_count() == 10);
   CHECK(poly2_bare.feature_count() == 9);
+  CHECK(poly4.feature_count() == 35);  // C(3 + 4, 4): every monomial of degree <= 4 in 3 variables
 }
 
-TEST_CASE("polynomial features are the monomials in order: 1, x, x_i x_j (i <= j)") {
+TEST_CASE("polynomial features are the monomials in order: 1, x, x_i x_j (i <= j), x_i x_j x_k (i <= j <= k)") {
   const polynomial_features phi(2, 2);
   const row_matrix x{{2.0, -3.0}};
   const row_matrix f = phi.features(x);
@@ -68,6 +70,13 @@ TEST_CASE("polynomial features are the monomials in order: 1, x, x_i x_j (i <= j
   // ∂(x_1 x_2)/∂x = (x_2, x_1) = (−3, 2); ∂x_1²/∂x_1 = 2 x_1 = 4.
   const Eigen::MatrixXd jac = phi.jacobian(Eigen::Vector2d(2.0, -3.0));
   CHECK(jac(4, 0) == -3.0);
+  // Degree 3 continues the order: x_1³, x_1²x_2, x_1x_2², x_2³; ∂(x_1²x_2)/∂x_1 = 2x_1x_2 = −12.
+  const polynomial_features cubic(2, 3);
+  const row_matrix f3 = cubic.features(x);
+  REQUIRE(f3.cols() == 10);
+  const std::vector<double> expected3{8, -12, 18, -27};
+  for (index_t k = 0; k < 4; ++k) CHECK(f3(0, 6 + k) == expected3[static_cast<std::size_t>(k)]);
+  CHECK(cubic.jacobian(Eigen::Vector2d(2.0, -3.0))(7, 0) == -12.0);
   CHECK(jac(4, 1) == 2.0);
   CHECK(jac(3, 0) == 4.0);
   CHECK(jac(5, 1) == -6.0);
@@ -128,7 +137,8 @@ TEST_CASE("feature maps refuse bad input, naming the argument and its shape") {
   CHECK_THROWS_WITH_AS(divergence(phi, Eigen::MatrixXd::Zero(2, 5), row_matrix::Zero(1, 2)),
                        doctest::Contains("argument 'weights' has shape [2, 5] but must be [D, K] = [2, 6]"),
                        invalid_argument);
-  CHECK_THROWS_WITH_AS(polynomial_features(2, 3), doctest::Contains("argument 'degree' is 3"), invalid_argument);
+  CHECK_THROWS_WITH_AS(polynomial_features(2, 0), doctest::Contains("argument 'degree' is 0"), invalid_argument);
+  CHECK_THROWS_WITH_AS(polynomial_features(1000, 3), doctest::Contains("give more than 100000 monomials"), invalid_argument);
   CHECK_THROWS_WITH_AS(rbf_features(row_matrix::Zero(2, 2), 0.0), doctest::Contains("argument 'bandwidth' is 0"),
                        invalid_argument);
   CHECK_THROWS_WITH_AS(random_fourier_features(2, 0, 1.0, 1), doctest::Contains("'count' = 0"), invalid_argument);

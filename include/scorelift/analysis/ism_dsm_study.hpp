@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "scorelift/analysis/feature_map.hpp"
+#include "scorelift/analysis/study_target.hpp"
 #include "scorelift/backends/eigen.hpp"
 #include "scorelift/diffusion/gaussian_mixture.hpp"
 #include "scorelift/errors.hpp"
@@ -38,10 +39,11 @@ struct noisy_samples {
   row_matrix clean, noisy, target;
 };
 
-template <class Generator>
-noisy_samples draw_noisy_samples(const diffusion::gaussian_mixture& p, double sigma, index_t n, Generator& gen) {
+template <SampledTarget Target, class Generator>
+noisy_samples draw_noisy_samples(const Target& p, double sigma, index_t n, Generator& gen) {
   scorelift::detail::require(sigma >= 0.0 && std::isfinite(sigma), "analysis::draw_noisy_samples", "argument 'sigma' is ",
                              sigma, " but must be finite and >= 0");
+  scorelift::detail::require(n >= 1, "analysis::draw_noisy_samples", "argument 'n' is ", n, " but must be >= 1");
   noisy_samples out;
   out.clean = p.sample(n, gen);
   if (sigma == 0.0) {

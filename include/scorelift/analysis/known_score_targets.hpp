@@ -19,6 +19,9 @@
 namespace scorelift::analysis {
 
 namespace detail {
+inline void require_count(index_t n, const char* where) {
+  scorelift::detail::require(n >= 0, where, "argument 'n' is ", n, " but must be >= 0");
+}
 inline void require_points(const Eigen::Ref<const Eigen::MatrixXd>& x, index_t dim, const char* where) {
   scorelift::detail::require(x.cols() == dim, where, "argument 'x' has shape ",
                              scorelift::detail::shape_string({x.rows(), x.cols()}), " but the target has dimension ", dim);
@@ -35,6 +38,7 @@ class banana_target {
 
   template <class Generator>
   Eigen::MatrixXd sample(index_t n, Generator& gen) const {
+    detail::require_count(n, "analysis::banana_target::sample");
     std::normal_distribution<double> z;
     Eigen::MatrixXd x(n, 2);
     for (index_t i = 0; i < n; ++i) {
@@ -73,6 +77,7 @@ class funnel_target {
 
   template <class Generator>
   Eigen::MatrixXd sample(index_t n, Generator& gen) const {
+    detail::require_count(n, "analysis::funnel_target::sample");
     std::normal_distribution<double> z;
     Eigen::MatrixXd x(n, dim_);
     for (index_t i = 0; i < n; ++i) {
