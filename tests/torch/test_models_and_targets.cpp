@@ -5,9 +5,13 @@
 
 #include <cmath>
 #include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
+#include "scorelift/analysis/known_score_targets.hpp"
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/torch/hutchinson.hpp"
 #include "scorelift/torch/residual_stack.hpp"
@@ -268,6 +272,46 @@ TEST_CASE("banana, funnel and correlated Gaussian: closed-form score = autograd 
   const auto index = torch::arange(100, f64);
   const auto sigma = torch::pow(0.9, (index.unsqueeze(0) - index.unsqueeze(1)).abs());
   CHECK((torch::matmul(gauss.precision(), sigma) - torch::eye(100, f64)).abs().max().item<double>() < 1e-10);
+}
+
+TEST_CASE("the Eigen banana and funnel of the analysis module have the LibTorch targets' score and distribution") {
+  // Same parameters, same points: the closed-form scores agree to rounding. The samplers draw from
+  // different generators, so their distributions are compared by moments (tolerances: 5 standard errors).
+  namespace sa = scorelift::analysis;
+  auto gen = tb::make_generator(61);
+  std::mt19937_64 eigen_gen(62);
+  const auto to_eigen = [](const torch::Tensor& x) {
+    const auto c = x.contiguous();
+    using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    return Eigen::MatrixXd(Eigen::Map<const row_major>(c.data_ptr<double>(), c.size(0), c.size(1)));
+  };
+  const auto max_difference = [&](const torch::Tensor& torch_score, const Eigen::MatrixXd& eigen_score) {
+    return (to_eigen(torch_score) - eigen_score).cwiseAbs().maxCoeff() / (1.0 + eigen_score.cwiseAbs().maxCoeff());
+  };
+  const te::banana banana(1.5, 0.4);
+  const sa::banana_target banana_eigen(1.5, 0.4);
+  const auto xb = banana.sample(256, gen, f64);
+  CHECK(max_difference(banana.score(xb), banana_eigen.score(to_eigen(xb))) < 1e-14);
+  for (const int64_t dim : {2, 6}) {
+    const te::funnel funnel(dim, 1.2);
+    const sa::funnel_target funnel_eigen(dim, 1.2);
+    const auto xf = funnel.sample(256, gen, f64);
+    CHECK(max_difference(funnel.score(xf), funnel_eigen.score(to_eigen(xf))) < 1e-14);
+  }
+  // E[x₂] = b E[x₁² − a²] = 0 and Var x₁ = a² for both samplers (banana); E[v] = 0, Var v = τ² (funnel).
+  const Eigen::MatrixXd eb = banana_eigen.sample(40000, eigen_gen);
+  const Eigen::MatrixXd tb_samples = to_eigen(banana.sample(40000, gen, f64));
+  for (const Eigen::MatrixXd* x : {&eb, &tb_samples}) {
+    CHECK(std::abs(x->col(1).mean()) < 5 * std::sqrt((1.0 + 2 * 0.16 * std::pow(1.5, 4)) / 40000));
+    CHECK((x->col(0).array() - x->col(0).mean()).square().mean() == doctest::Approx(2.25).epsilon(0.04));
+  }
+  const te::funnel funnel(3, 1.2);
+  const Eigen::MatrixXd ef = sa::funnel_target(3, 1.2).sample(40000, eigen_gen);
+  const Eigen::MatrixXd tf = to_eigen(funnel.sample(40000, gen, f64));
+  for (const Eigen::MatrixXd* x : {&ef, &tf}) {
+    CHECK(std::abs(x->col(0).mean()) < 5 * 1.2 / std::sqrt(40000.0));
+    CHECK((x->col(0).array() - x->col(0).mean()).square().mean() == doctest::Approx(1.44).epsilon(0.04));
+  }
 }
 
 TEST_CASE("Fisher divergence of the zero estimate is E‖s‖² = tr Σ⁻¹ for a Gaussian") {
