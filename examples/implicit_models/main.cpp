@@ -8,6 +8,8 @@
 //   implicit_vae_wae                     # CPU default (reduced iterations, see --help and README note)
 //   implicit_vae_wae --steps 20000 --learning-rate 1e-4 --evaluation-images 10000   # longer runs
 //   implicit_vae_wae --smoke             # the CTest smoke run (seconds)
+//   implicit_vae_wae --models gvae --methods stein,ssge,ssm-l1,lse-l1   # entropy-gradient fidelity during
+//                                        # training, on a Gaussian posterior trained through each estimator
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -47,6 +49,7 @@ struct config {
   double learning_rate = 1e-3;
   double score_learning_rate = 0.0;  // 0 = the autoencoder's learning rate
   index_t score_steps = 1;           // score-estimator steps per autoencoder step (paper: 1)
+  index_t fidelity_every = 25;       // gvae: entropy-gradient fidelity every N steps
   double wae_sigma = 0.3;
   index_t train_images = 0;  // 0 = all 60000
   im::evaluation_options evaluation;
@@ -66,7 +69,10 @@ struct run_result {
   im::evaluation_result eval;
   double seconds = 0.0;
   std::vector<double> loss_curve, score_curve;
+  std::vector<index_t> fidelity_steps;  // gvae: when the fidelity was measured, and what it was
+  std::vector<double> cosine, relative_error, norm_ratio;
 };
+
 
 double mean_of(const std::vector<double>& v) {
   double s = 0.0;
@@ -79,6 +85,12 @@ double std_of(const std::vector<double>& v) {  // sample standard deviation (0 f
   double s = 0.0;
   for (double x : v) s += (x - m) * (x - m);
   return std::sqrt(s / static_cast<double>(v.size() - 1));
+}
+
+/// Mean of the second half of a fidelity curve (the first half is the estimator's warm-up); NaN if empty.
+double late_mean(const std::vector<double>& v) {
+  if (v.empty()) return std::nan("");
+  return mean_of(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end()));
 }
 
 void write_samples(const std::string& path, const torch::Tensor& images) {
@@ -106,6 +118,9 @@ int run(int argc, char** argv) {
                  "RMSProp learning rate of the score networks (0 = --learning-rate)")->check(CLI::NonNegativeNumber);
   app.add_option("--score-steps", cfg.score_steps, "score-estimator updates per autoencoder update")
       ->check(CLI::PositiveNumber);
+  app.add_option("--fidelity-every", cfg.fidelity_every,
+                 "gvae: measure the entropy gradient's fidelity every N steps (cosine, relative error)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--wae-sigma", cfg.wae_sigma, "fixed σ of the WAE encoder z = μ(x) + σε");
   app.add_option("--train-images", cfg.train_images, "use the first N training images (0 = all)");
   app.add_option("--evaluation-images", cfg.evaluation.images, "test images for reconstruction / WAE objective / FD");
@@ -114,7 +129,8 @@ int run(int argc, char** argv) {
   app.add_option("--generated", cfg.evaluation.generated, "prior samples decoded for the Fréchet distance");
   app.add_option("--classifier-epochs", cfg.classifier_epochs, "epochs of the feature classifier (when not cached)");
   app.add_option("--classifier-cache", cfg.classifier_cache, "classifier weights file (default: next to the binary)");
-  app.add_option("--models", cfg.models, "comma list of vae, wae");
+  app.add_option("--models", cfg.models,
+                 "comma list of vae, wae, gvae (Gaussian posterior trained through the estimator: fidelity tracked)");
   app.add_option("--methods", cfg.methods, "comma list of " + im_example::method_names() + ", or all");
   app.add_option("--data-dir", cfg.data_dir, "Fashion-MNIST directory (default: $SCORELIFT_FASHION_MNIST_DIR or Debian's)");
   app.add_option("--out", cfg.out_dir, "output directory (results.json, sample files, PNG)");
@@ -135,6 +151,8 @@ int run(int argc, char** argv) {
     cfg.evaluation = {.images = 200, .entropy_images = 8, .entropy_particles = 16, .entropy_neighbour = 3,
                       .generated = 200, .seed = 99};
     if (cfg.methods == "all") cfg.methods = "gaussian,stein,ssge,ssm-l1,lse-l2";
+    if (cfg.models == "vae,wae") cfg.models = "vae,wae,gvae";
+    cfg.fidelity_every = 2;
     if (cfg.classifier_cache.empty()) cfg.classifier_cache = cfg.out_dir + "/smoke_classifier.pt";
   }
   if (cfg.classifier_cache.empty())
@@ -176,8 +194,8 @@ int run(int argc, char** argv) {
       im::implicit_trainer trainer(im::Autoencoder(ae),
                                    im_example::make_estimator(run, cfg.latent_dim, cfg.score_hidden, cfg.particles,
                                                               cfg.score_learning_rate),
-                                   cfg.learning_rate, cfg.score_steps);
-      run_result r{run.model, run.method, seed, {}, 0.0, {}, {}};
+                                   cfg.learning_rate, cfg.score_steps, cfg.fidelity_every);
+      run_result r{run.model, run.method, seed, {}, 0.0, {}, {}, {}, {}, {}, {}};
       ex::progress bar(run.model + " " + run.method + " seed " + std::to_string(seed), cfg.steps);
       torch::Tensor order = torch::randperm(train_n, torch::kInt64);
       index_t cursor = 0;
@@ -191,7 +209,14 @@ int run(int argc, char** argv) {
         const auto report = trainer.step(batch);
         r.loss_curve.push_back(report.loss);
         r.score_curve.push_back(report.score_loss);
-        bar.update(step, "loss " + ex::format_number(report.loss, 4));
+        if (report.fidelity) {
+          r.fidelity_steps.push_back(step);
+          r.cosine.push_back(report.fidelity->cosine);
+          r.relative_error.push_back(report.fidelity->relative_error);
+          r.norm_ratio.push_back(report.fidelity->estimated_norm / report.fidelity->exact_norm);
+        }
+        bar.update(step, "loss " + ex::format_number(report.loss, 4) +
+                             (r.cosine.empty() ? "" : ", cos " + ex::format_number(r.cosine.back(), 3)));
       }
       r.eval = im::evaluate(trainer.model(), classifier, test_set.pixels, reference, cfg.evaluation);
       r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -206,10 +231,11 @@ int run(int argc, char** argv) {
   }
 
   // ---- Table (mean ± std over seeds) and JSON. ----
-  ex::table table({"model", "method", "FD (classifier) ↓", "objective ↓", "reconstruction ↓", "entropy", "s / run"});
+  ex::table table({"model", "method", "FD (classifier) ↓", "objective ↓", "reconstruction ↓", "entropy",
+                   "cos(g_est, g)", "rel. error", "norm ratio", "s / run"});
   nlohmann::json summary = nlohmann::json::array();
   for (const auto& run : runs) {
-    std::vector<double> fd, objective, recon, entropy, seconds;
+    std::vector<double> fd, objective, recon, entropy, seconds, cosine, error, ratio;
     for (const auto& r : results)
       if (r.model == run.model && r.method == run.method) {
         fd.push_back(r.eval.frechet);
@@ -217,22 +243,38 @@ int run(int argc, char** argv) {
         recon.push_back(r.eval.reconstruction);
         entropy.push_back(r.eval.entropy);
         seconds.push_back(r.seconds);
+        if (!r.cosine.empty()) {
+          cosine.push_back(late_mean(r.cosine));
+          error.push_back(late_mean(r.relative_error));
+          ratio.push_back(late_mean(r.norm_ratio));
+        }
       }
+    const auto fidelity_cell = [](const std::vector<double>& v) {
+      return v.empty() ? std::string("-") : ex::format_mean_std(mean_of(v), std_of(v));
+    };
     table.add({run.model, run.label, ex::format_mean_std(mean_of(fd), std_of(fd)),
                ex::format_mean_std(mean_of(objective), std_of(objective), 4),
                ex::format_mean_std(mean_of(recon), std_of(recon)), ex::format_mean_std(mean_of(entropy), std_of(entropy)),
-               ex::format_number(mean_of(seconds), 3)});
+               fidelity_cell(cosine), fidelity_cell(error), fidelity_cell(ratio), ex::format_number(mean_of(seconds), 3)});
     summary.push_back({{"model", run.model}, {"method", run.method}, {"label", run.label},
                        {"frechet_mean", mean_of(fd)}, {"frechet_std", std_of(fd)},
                        {"objective_mean", mean_of(objective)}, {"objective_std", std_of(objective)},
                        {"reconstruction_mean", mean_of(recon)}, {"reconstruction_std", std_of(recon)},
                        {"entropy_mean", mean_of(entropy)}, {"entropy_std", std_of(entropy)},
                        {"seconds_per_run", mean_of(seconds)}});
+    if (!cosine.empty())
+      summary.back().update({{"cosine_mean", mean_of(cosine)}, {"cosine_std", std_of(cosine)},
+                             {"relative_error_mean", mean_of(error)}, {"relative_error_std", std_of(error)},
+                             {"norm_ratio_mean", mean_of(ratio)}, {"norm_ratio_std", std_of(ratio)}});
   }
   std::cout << "\nTable 1 (scaled): mean ± std over " << cfg.seeds << " seed(s), " << cfg.steps
             << " steps of batch " << cfg.batch << ", D_z = " << cfg.latent_dim << "\n"
-            << "objective: −ELBO in nats/image (VAE) or E‖x − x̂‖² + KL(q(z)‖N(0,I)) (WAE); "
-               "entropy by k-NN (exact for the Gaussian posterior)\n\n";
+            << "objective: −ELBO in nats/image (VAE, gvae) or E‖x − x̂‖² + KL(q(z)‖N(0,I)) (WAE); "
+               "entropy by k-NN (exact for the Gaussian posterior)\n"
+            << "gvae: Gaussian posterior trained through the estimator; g_est, g = entropy gradients from ŝ and the "
+               "exact score on the same z (rel. error = |g_est − g|/|g|, norm ratio = |g_est|/|g|), mean over the "
+               "second half of training (every "
+            << cfg.fidelity_every << " steps)\n\n";
   table.print();
 
   nlohmann::json runs_json = nlohmann::json::array();
@@ -241,14 +283,15 @@ int run(int argc, char** argv) {
                          {"frechet", r.eval.frechet}, {"objective", r.eval.objective},
                          {"reconstruction", r.eval.reconstruction}, {"entropy", r.eval.entropy},
                          {"seconds", r.seconds}, {"loss_curve", r.loss_curve},
-                         {"score_loss_curve", r.score_curve}});
+                         {"score_loss_curve", r.score_curve}, {"fidelity_steps", r.fidelity_steps},
+                         {"cosine", r.cosine}, {"relative_error", r.relative_error}, {"norm_ratio", r.norm_ratio}});
   nlohmann::json out = {
       {"config",
        {{"steps", cfg.steps}, {"batch", cfg.batch}, {"seeds", cfg.seeds}, {"latent_dim", cfg.latent_dim},
         {"hidden", cfg.hidden}, {"score_hidden", cfg.score_hidden}, {"particles", cfg.particles},
         {"learning_rate", cfg.learning_rate},
         {"score_learning_rate", cfg.score_learning_rate},
-        {"score_steps", cfg.score_steps}, {"wae_sigma", cfg.wae_sigma}, {"train_images", train_n},
+        {"score_steps", cfg.score_steps}, {"fidelity_every", cfg.fidelity_every}, {"wae_sigma", cfg.wae_sigma}, {"train_images", train_n},
         {"evaluation_images", cfg.evaluation.images}, {"entropy_images", cfg.evaluation.entropy_images},
         {"entropy_particles", cfg.evaluation.entropy_particles}, {"generated", cfg.evaluation.generated},
         {"smoke", cfg.smoke}, {"threads", torch::get_num_threads()}, {"blas", ex::blas_library_in_use()}}},
@@ -265,12 +308,18 @@ int run(int argc, char** argv) {
     if (ex::run_plot_script(script, "'" + cfg.out_dir + "'"))
       std::cout << "wrote " << cfg.out_dir << "/samples_vae.png, samples_wae.png, frechet.png\n";
   }
-  // Sanity for the smoke test: every measured number is finite.
-  for (const auto& r : results)
+  // Sanity for the smoke test: every measured number is finite, and every gvae run measured its fidelity.
+  for (const auto& r : results) {
     if (!std::isfinite(r.eval.frechet) || !std::isfinite(r.eval.objective) || !std::isfinite(r.eval.reconstruction)) {
       std::cerr << "non-finite result for " << r.model << " " << r.method << "\n";
       return 1;
     }
+    const bool fidelity_expected = r.model == "gvae" && cfg.steps >= cfg.fidelity_every;
+    if (fidelity_expected && (r.cosine.empty() || !(std::abs(r.cosine.back()) <= 1.0))) {
+      std::cerr << "gvae " << r.method << ": no valid entropy-gradient fidelity was measured\n";
+      return 1;
+    }
+  }
   return 0;
 }
 }  // namespace

@@ -28,7 +28,7 @@ struct method {
 };
 
 struct run_spec {
-  std::string model;  // "vae" or "wae"
+  std::string model;  // "vae", "wae" or "gvae" (the Gaussian posterior trained through the estimator)
   im::autoencoder_kind kind;
   std::string method, label;
   estimator_kind estimator;
@@ -65,6 +65,8 @@ inline std::vector<std::string> split(const std::string& list) {
 }
 
 /// The (model, method) pairs to run, in table order; the Gaussian posterior is a VAE-only baseline.
+/// "gvae" is the Gaussian-posterior VAE trained through an estimator's entropy gradient, whose exact
+/// score makes the gradient's fidelity measurable during training (implicit_trainer).
 inline std::vector<run_spec> select(const std::string& models, const std::string& methods) {
   const auto wanted = split(methods);
   for (const auto& w : wanted) {
@@ -74,27 +76,28 @@ inline std::vector<run_spec> select(const std::string& models, const std::string
   }
   std::vector<run_spec> runs;
   for (const auto& model : split(models)) {
-    if (model != "vae" && model != "wae") throw std::invalid_argument("--models: unknown model '" + model + "'");
+    if (model != "vae" && model != "wae" && model != "gvae")
+      throw std::invalid_argument("--models: unknown model '" + model + "' (known: vae, wae, gvae)");
     for (const auto& m : all_methods()) {
       bool selected = methods == "all";
       for (const auto& w : wanted) selected = selected || w == m.name;
-      if (!selected || (model == "wae" && m.estimator == estimator_kind::none)) continue;
+      if (!selected || (model != "vae" && m.estimator == estimator_kind::none)) continue;
       const auto kind = model == "wae" ? im::autoencoder_kind::wae
-                                       : (m.estimator == estimator_kind::none ? im::autoencoder_kind::gaussian_vae
-                                                                              : im::autoencoder_kind::implicit_vae);
+                        : (model == "gvae" || m.estimator == estimator_kind::none) ? im::autoencoder_kind::gaussian_vae
+                                                                                    : im::autoencoder_kind::implicit_vae;
       runs.push_back({model, kind, m.name, m.label, m.estimator, m.levels});
     }
   }
   return runs;
 }
 
-/// The latent score estimator of a run (null for the Gaussian posterior): conditional s(z | x) for
-/// the implicit VAE, marginal s(z) for the WAE.
+/// The latent score estimator of a run (null for the Gaussian posterior with its closed form):
+/// conditional s(z | x) for the VAEs, marginal s(z) for the WAE.
 inline std::shared_ptr<im::latent_score_estimator> make_estimator(const run_spec& run, index_t latent_dim,
                                                                   index_t hidden, index_t particles,
                                                                   double learning_rate) {
   namespace np = scorelift::nonparametric;
-  const bool conditional = run.kind == im::autoencoder_kind::implicit_vae;
+  const bool conditional = run.kind != im::autoencoder_kind::wae;
   // Nonparametric: one fit per image on its K particles (VAE), one on the whole batch (WAE).
   const index_t blocks = conditional ? particles : 0;
   switch (run.estimator) {

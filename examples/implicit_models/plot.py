@@ -48,3 +48,24 @@ ax.set_ylabel("Fréchet distance (classifier features) ↓")
 ax.set_title("Sample quality, mean ± std over seeds")
 fig.tight_layout()
 fig.savefig(os.path.join(out, "frechet.png"), dpi=110)
+
+
+# Entropy-gradient fidelity during training (gvae runs: the Gaussian posterior trained through each estimator).
+tracked = [r for r in results["runs"] if r.get("cosine")]
+if tracked:
+    fig, (ax_cos, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = {}
+    for r in tracked:
+        colour = colours.setdefault(r["method"], f"C{len(colours)}")
+        label = r["method"] if r["seed"] == 0 else None
+        ax_cos.plot(r["fidelity_steps"], r["cosine"], color=colour, alpha=0.7, lw=1, label=label)
+        ax_err.semilogy(r["fidelity_steps"], r["relative_error"], color=colour, alpha=0.7, lw=1, label=label)
+    ax_cos.set_ylabel("cos(ĝ, g)")
+    ax_err.set_ylabel("‖ĝ − g‖ / ‖g‖")
+    for ax in (ax_cos, ax_err):
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=8)
+    fig.suptitle("Entropy gradient from ŝ against the exact one, Gaussian posterior trained through ŝ (each seed a line)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "fidelity.png"), dpi=110)
+    plt.close(fig)

@@ -260,6 +260,48 @@ TEST_CASE("implicit_trainer takes score_steps estimator steps per autoencoder st
   CHECK(estimator->calls == 6);
 }
 
+namespace {
+// The Gaussian posterior's exact conditional score −(z − μ(x))/σ(x)², read off the model's own encoder
+// (μ and σ depend on x only), scaled by `scale`: 1 is an oracle, 0 an estimator that knows nothing.
+class gaussian_oracle final : public im::latent_score_estimator {
+ public:
+  gaussian_oracle(im::Autoencoder model, double scale) : model_(std::move(model)), scale_(scale) {}
+  double train_step(const torch::Tensor&, const torch::Tensor&) override { return 0.0; }
+  torch::Tensor score(const torch::Tensor& z, const torch::Tensor& x) override {
+    torch::NoGradGuard no_grad;
+    const im::encoding code = model_->encode(x, torch::zeros_like(z));
+    return scale_ * (-(z - code.mean) * (-2.0 * code.log_std).exp());
+  }
+
+ private:
+  im::Autoencoder model_;
+  double scale_;
+};
+}  // namespace
+
+TEST_CASE("implicit_trainer: a Gaussian VAE trained through an estimator reports the entropy gradient's fidelity") {
+  torch::manual_seed(23);
+  const im::autoencoder_options options{.kind = im::autoencoder_kind::gaussian_vae, .data_dim = 12, .latent_dim = 3,
+                                        .hidden = 16};
+  const auto images = torch::rand({8, 12});
+  for (const double scale : {1.0, 0.0, 0.5}) {
+    CAPTURE(scale);
+    im::Autoencoder model(options);
+    im::implicit_trainer trainer(model, std::make_shared<gaussian_oracle>(model, scale), 1e-3, 1, 2);
+    for (int step = 1; step <= 4; ++step) {
+      const im::step_report report = trainer.step(images);
+      REQUIRE(report.fidelity.has_value() == (step % 2 == 0));  // every fidelity_every = 2 steps
+      if (!report.fidelity) continue;
+      // ĝ = scale · g exactly (the surrogate is linear in the score), on the same z.
+      CHECK(report.fidelity->relative_error == doctest::Approx(std::abs(1.0 - scale)).epsilon(1e-4));
+      CHECK(report.fidelity->estimated_norm == doctest::Approx(scale * report.fidelity->exact_norm).epsilon(1e-4));
+      CHECK(report.fidelity->cosine == doctest::Approx(scale > 0.0 ? 1.0 : 0.0).epsilon(1e-4));
+    }
+  }
+  CHECK_THROWS_WITH_AS(im::implicit_trainer(im::Autoencoder(options), nullptr, 1e-3, 1, -1),
+                       doctest::Contains("argument 'fidelity_every' is -1"), scorelift::invalid_argument);
+}
+
 TEST_CASE("to_tensors copies pixels and labels") {
   scorelift::data::image_dataset data;
   data.count = 2;

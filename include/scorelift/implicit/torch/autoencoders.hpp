@@ -17,6 +17,7 @@
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <vector>
 
 #include "scorelift/errors.hpp"
 #include "scorelift/torch/mlp.hpp"
@@ -93,6 +94,9 @@ class AutoencoderImpl : public torch::nn::Module {
     scorelift::detail::fail("Autoencoder::encode", "options.kind is ", static_cast<int>(options_.kind),
                             " which is not an autoencoder_kind");
   }
+
+  /// The encoder's parameters θ (what the entropy gradient −∇_θ h(q_θ) is taken with respect to).
+  std::vector<torch::Tensor> encoder_parameters() const { return encoder_->parameters(); }
 
   torch::Tensor decode_logits(const torch::Tensor& z) { return decoder_->forward(z); }
   torch::Tensor decode(const torch::Tensor& z) { return torch::sigmoid(decoder_->forward(z)); }

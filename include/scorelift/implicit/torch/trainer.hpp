@@ -7,6 +7,11 @@
 //   Gaussian VAE   −log p(x|z) + KL(q(z|x) ‖ N(0, I))                              (closed form)
 //   implicit VAE   −log p(x|z) − log p(z) + ⟨stopgrad ŝ(z | x), z⟩                 (−h(q(z|x)) by the surrogate)
 //   WAE            ‖x − x̂(z)‖² − log p(z) + ⟨stopgrad ŝ(z), z⟩                     (KL(q(z)‖p) = −E log p − h(q(z)))
+// A Gaussian VAE given an estimator is the test bench of the estimated entropy gradient: it is trained
+// like the implicit VAE (the surrogate with ŝ(z | x)), but its exact score s(z | x) = −(z − μ)/σ² is known,
+// so every `fidelity_every` steps the step also reports entropy_gradient_fidelity of ŝ against s on the
+// encoder's parameters, on the very z the step differentiates: the estimator is judged on the moving
+// posterior it is trained to follow, lag included.
 // The score estimator is updated first, on fresh encoder samples held constant (its own loss),
 // then evaluated on the samples the autoencoder step differentiates.
 #pragma once
@@ -15,9 +20,11 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "scorelift/errors.hpp"
 #include "scorelift/implicit/torch/autoencoders.hpp"
+#include "scorelift/implicit/torch/entropy_gradient_fidelity.hpp"
 #include "scorelift/implicit/torch/entropy_surrogate.hpp"
 #include "scorelift/implicit/torch/latent_score.hpp"
 
@@ -26,20 +33,26 @@ namespace scorelift::implicit {
 struct step_report {
   double loss = 0.0;        // the autoencoder's loss (with the surrogate, so not the objective's value)
   double score_loss = 0.0;  // the estimator's loss (NaN for nonparametric estimators and the Gaussian VAE)
+  /// ŝ against the exact score on this step's z (Gaussian VAE with an estimator, every fidelity_every steps).
+  std::optional<entropy_gradient_fidelity_report> fidelity{};
 };
 
 class implicit_trainer {
  public:
-  /// `estimator` may be null only for the Gaussian VAE (its entropy is known in closed form).
+  /// `estimator` may be null only for the Gaussian VAE (its entropy is known in closed form); given one, the
+  /// Gaussian VAE is trained through it and reports the fidelity every `fidelity_every` steps (0: never).
   /// The estimator keeps its own optimiser and learning rate (e.g. parametric_score_options).
   implicit_trainer(Autoencoder model, std::shared_ptr<latent_score_estimator> estimator, double learning_rate,
-                   index_t score_steps = 1)
+                   index_t score_steps = 1, index_t fidelity_every = 0)
       : model_(std::move(model)),
         estimator_(std::move(estimator)),
         optimizer_(model_->parameters(), torch::optim::RMSpropOptions(learning_rate)),
-        score_steps_(score_steps) {
+        score_steps_(score_steps),
+        fidelity_every_(fidelity_every) {
     scorelift::detail::require(score_steps >= 1, "implicit_trainer", "argument 'score_steps' is ", score_steps,
                                " but at least 1 score-estimator step per autoencoder step was expected");
+    scorelift::detail::require(fidelity_every >= 0, "implicit_trainer", "argument 'fidelity_every' is ", fidelity_every,
+                               " but must be >= 0 (0: no fidelity reports)");
     const bool gaussian = model_->options().kind == autoencoder_kind::gaussian_vae;
     scorelift::detail::require(gaussian || estimator_ != nullptr, "implicit_trainer", "a ", to_string(model_->options().kind),
                     " needs a latent score estimator (argument 'estimator' is null)");
@@ -54,7 +67,7 @@ class implicit_trainer {
     const index_t particles = estimator_ ? estimator_->particles() : 1;
     // Blocks of K consecutive rows share one image (the layout nonparametric estimators expect).
     const torch::Tensor x = particles > 1 ? images.repeat_interleave(particles, 0) : images;
-    const bool conditional = options.kind == autoencoder_kind::implicit_vae;
+    const bool conditional = options.kind != autoencoder_kind::wae;  // s(z | x) for both VAEs
     const torch::Tensor context = conditional ? x : torch::Tensor();
     const auto noise = [&] { return torch::randn({x.size(0), options.latent_dim}, x.options()); };
 
@@ -71,10 +84,22 @@ class implicit_trainer {
 
     const encoding code = model_->encode(x, noise());
     const torch::Tensor logits = model_->decode_logits(code.z);
+    ++steps_;
     torch::Tensor loss;
     switch (options.kind) {
       case autoencoder_kind::gaussian_vae:
-        loss = (negative_log_likelihood(logits, x) + gaussian_kl_to_standard(code.mean, code.log_std)).mean();
+        if (!estimator_) {
+          loss = (negative_log_likelihood(logits, x) + gaussian_kl_to_standard(code.mean, code.log_std)).mean();
+        } else {  // the test bench: trained through ŝ, judged against s
+          const torch::Tensor estimated = estimator_->score(code.z.detach(), context);
+          if (fidelity_every_ > 0 && steps_ % fidelity_every_ == 0) {
+            // s(z | x) = −(z − μ)/σ², constant in the surrogate (as ŝ is).
+            const torch::Tensor exact = (-(code.z - code.mean) * (-2.0 * code.log_std).exp()).detach();
+            report.fidelity = entropy_gradient_fidelity(code.z, estimated, exact, model_->encoder_parameters());
+          }
+          loss = (negative_log_likelihood(logits, x) + negative_log_prior(code.z)).mean() +
+                 entropy_gradient_surrogate(code.z, estimated);
+        }
         break;
       case autoencoder_kind::implicit_vae:
         loss = (negative_log_likelihood(logits, x) + negative_log_prior(code.z)).mean() +
@@ -102,6 +127,8 @@ class implicit_trainer {
   std::shared_ptr<latent_score_estimator> estimator_;
   torch::optim::RMSprop optimizer_;
   index_t score_steps_ = 1;
+  index_t fidelity_every_ = 0;
+  index_t steps_ = 0;  // autoencoder steps taken
 };
 
 }  // namespace scorelift::implicit
