@@ -48,7 +48,7 @@ struct config {
   index_t particles = 8;  // per image, for the nonparametric conditional estimators (VAE)
   double learning_rate = 1e-3;
   double score_learning_rate = 0.0;  // 0 = the autoencoder's learning rate
-  index_t score_steps = 1;           // score-estimator steps per autoencoder step (paper: 1)
+  index_t score_steps = im::default_score_steps;  // score-estimator steps per autoencoder step (paper: 1)
   index_t fidelity_every = 25;       // gvae: entropy-gradient fidelity every N steps
   double wae_sigma = 0.3;
   index_t train_images = 0;  // 0 = all 60000
@@ -70,7 +70,7 @@ struct run_result {
   double seconds = 0.0;
   std::vector<double> loss_curve, score_curve;
   std::vector<index_t> fidelity_steps;  // gvae: when the fidelity was measured, and what it was
-  std::vector<double> cosine, relative_error, norm_ratio;
+  std::vector<double> cosine, relative_error, norm_ratio, score_cosine;
 };
 
 
@@ -195,7 +195,7 @@ int run(int argc, char** argv) {
                                    im_example::make_estimator(run, cfg.latent_dim, cfg.score_hidden, cfg.particles,
                                                               cfg.score_learning_rate),
                                    cfg.learning_rate, cfg.score_steps, cfg.fidelity_every);
-      run_result r{run.model, run.method, seed, {}, 0.0, {}, {}, {}, {}, {}, {}};
+      run_result r{run.model, run.method, seed, {}, 0.0, {}, {}, {}, {}, {}, {}, {}};
       ex::progress bar(run.model + " " + run.method + " seed " + std::to_string(seed), cfg.steps);
       torch::Tensor order = torch::randperm(train_n, torch::kInt64);
       index_t cursor = 0;
@@ -214,6 +214,7 @@ int run(int argc, char** argv) {
           r.cosine.push_back(report.fidelity->cosine);
           r.relative_error.push_back(report.fidelity->relative_error);
           r.norm_ratio.push_back(report.fidelity->estimated_norm / report.fidelity->exact_norm);
+          r.score_cosine.push_back(report.fidelity->score_cosine);
         }
         bar.update(step, "loss " + ex::format_number(report.loss, 4) +
                              (r.cosine.empty() ? "" : ", cos " + ex::format_number(r.cosine.back(), 3)));
@@ -232,10 +233,10 @@ int run(int argc, char** argv) {
 
   // ---- Table (mean ± std over seeds) and JSON. ----
   ex::table table({"model", "method", "FD (classifier) ↓", "objective ↓", "reconstruction ↓", "entropy",
-                   "cos(g_est, g)", "rel. error", "norm ratio", "s / run"});
+                   "cos(g_est, g)", "rel. error", "norm ratio", "cos(ŝ, s)", "s / run"});
   nlohmann::json summary = nlohmann::json::array();
   for (const auto& run : runs) {
-    std::vector<double> fd, objective, recon, entropy, seconds, cosine, error, ratio;
+    std::vector<double> fd, objective, recon, entropy, seconds, cosine, error, ratio, score_cosine;
     for (const auto& r : results)
       if (r.model == run.model && r.method == run.method) {
         fd.push_back(r.eval.frechet);
@@ -247,6 +248,7 @@ int run(int argc, char** argv) {
           cosine.push_back(late_mean(r.cosine));
           error.push_back(late_mean(r.relative_error));
           ratio.push_back(late_mean(r.norm_ratio));
+          score_cosine.push_back(late_mean(r.score_cosine));
         }
       }
     const auto fidelity_cell = [](const std::vector<double>& v) {
@@ -255,7 +257,8 @@ int run(int argc, char** argv) {
     table.add({run.model, run.label, ex::format_mean_std(mean_of(fd), std_of(fd)),
                ex::format_mean_std(mean_of(objective), std_of(objective), 4),
                ex::format_mean_std(mean_of(recon), std_of(recon)), ex::format_mean_std(mean_of(entropy), std_of(entropy)),
-               fidelity_cell(cosine), fidelity_cell(error), fidelity_cell(ratio), ex::format_number(mean_of(seconds), 3)});
+               fidelity_cell(cosine), fidelity_cell(error), fidelity_cell(ratio), fidelity_cell(score_cosine),
+               ex::format_number(mean_of(seconds), 3)});
     summary.push_back({{"model", run.model}, {"method", run.method}, {"label", run.label},
                        {"frechet_mean", mean_of(fd)}, {"frechet_std", std_of(fd)},
                        {"objective_mean", mean_of(objective)}, {"objective_std", std_of(objective)},
@@ -265,14 +268,16 @@ int run(int argc, char** argv) {
     if (!cosine.empty())
       summary.back().update({{"cosine_mean", mean_of(cosine)}, {"cosine_std", std_of(cosine)},
                              {"relative_error_mean", mean_of(error)}, {"relative_error_std", std_of(error)},
-                             {"norm_ratio_mean", mean_of(ratio)}, {"norm_ratio_std", std_of(ratio)}});
+                             {"norm_ratio_mean", mean_of(ratio)}, {"norm_ratio_std", std_of(ratio)},
+                             {"score_cosine_mean", mean_of(score_cosine)}, {"score_cosine_std", std_of(score_cosine)}});
   }
   std::cout << "\nTable 1 (scaled): mean ± std over " << cfg.seeds << " seed(s), " << cfg.steps
             << " steps of batch " << cfg.batch << ", D_z = " << cfg.latent_dim << "\n"
             << "objective: −ELBO in nats/image (VAE, gvae) or E‖x − x̂‖² + KL(q(z)‖N(0,I)) (WAE); "
                "entropy by k-NN (exact for the Gaussian posterior)\n"
             << "gvae: Gaussian posterior trained through the estimator; g_est, g = entropy gradients from ŝ and the "
-               "exact score on the same z (rel. error = |g_est − g|/|g|, norm ratio = |g_est|/|g|), mean over the "
+               "exact score on the same z (rel. error = |g_est − g|/|g|, norm ratio = |g_est|/|g|; cos(ŝ, s) on the "
+               "scores themselves, negative for a flipped sign), mean over the "
                "second half of training (every "
             << cfg.fidelity_every << " steps)\n\n";
   table.print();
@@ -284,7 +289,8 @@ int run(int argc, char** argv) {
                          {"reconstruction", r.eval.reconstruction}, {"entropy", r.eval.entropy},
                          {"seconds", r.seconds}, {"loss_curve", r.loss_curve},
                          {"score_loss_curve", r.score_curve}, {"fidelity_steps", r.fidelity_steps},
-                         {"cosine", r.cosine}, {"relative_error", r.relative_error}, {"norm_ratio", r.norm_ratio}});
+                         {"cosine", r.cosine}, {"relative_error", r.relative_error}, {"norm_ratio", r.norm_ratio},
+                         {"score_cosine", r.score_cosine}});
   nlohmann::json out = {
       {"config",
        {{"steps", cfg.steps}, {"batch", cfg.batch}, {"seeds", cfg.seeds}, {"latent_dim", cfg.latent_dim},

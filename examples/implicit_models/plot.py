@@ -53,16 +53,19 @@ fig.savefig(os.path.join(out, "frechet.png"), dpi=110)
 # Entropy-gradient fidelity during training (gvae runs: the Gaussian posterior trained through each estimator).
 tracked = [r for r in results["runs"] if r.get("cosine")]
 if tracked:
-    fig, (ax_cos, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_cos, ax_err, ax_score) = plt.subplots(1, 3, figsize=(15, 4))
     colours = {}
     for r in tracked:
         colour = colours.setdefault(r["method"], f"C{len(colours)}")
         label = r["method"] if r["seed"] == 0 else None
         ax_cos.plot(r["fidelity_steps"], r["cosine"], color=colour, alpha=0.7, lw=1, label=label)
         ax_err.semilogy(r["fidelity_steps"], r["relative_error"], color=colour, alpha=0.7, lw=1, label=label)
+        if r.get("score_cosine"):
+            ax_score.plot(r["fidelity_steps"], r["score_cosine"], color=colour, alpha=0.7, lw=1, label=label)
     ax_cos.set_ylabel("cos(ĝ, g)")
     ax_err.set_ylabel("‖ĝ − g‖ / ‖g‖")
-    for ax in (ax_cos, ax_err):
+    ax_score.set_ylabel("cos(ŝ, s) (negative: flipped sign)")
+    for ax in (ax_cos, ax_err, ax_score):
         ax.set_xlabel("training step")
         ax.legend(fontsize=8)
     fig.suptitle("Entropy gradient from ŝ against the exact one, Gaussian posterior trained through ŝ (each seed a line)")

@@ -73,6 +73,7 @@ TEST_CASE("entropy-gradient fidelity is exact for the true score and scales with
   const auto same = im::entropy_gradient_fidelity(z, score, score, {mu, rho});
   CHECK(same.cosine == doctest::Approx(1.0).epsilon(1e-12));
   CHECK(same.relative_error == 0.0);
+  CHECK(same.score_cosine == doctest::Approx(1.0).epsilon(1e-12));
   // ŝ = a·s gives g_est = a·g_exact exactly: cosine sign(a), relative error |a − 1|.
   const auto half = im::entropy_gradient_fidelity(z, 0.5 * score, score, {mu, rho});
   CHECK(half.cosine == doctest::Approx(1.0).epsilon(1e-12));
@@ -81,6 +82,7 @@ TEST_CASE("entropy-gradient fidelity is exact for the true score and scales with
   const auto flipped = im::entropy_gradient_fidelity(z, -score, score, {mu, rho});
   CHECK(flipped.cosine == doctest::Approx(-1.0).epsilon(1e-12));
   CHECK(flipped.relative_error == doctest::Approx(2.0).epsilon(1e-12));
+  CHECK(flipped.score_cosine == doctest::Approx(-1.0).epsilon(1e-12));  // a wrong sign κ shows here
   // The exact gradient itself matches the closed form (statistically, 4.5 standard errors).
   const auto g = im::detail::entropy_gradient_vector(z, score, {mu, rho});
   const auto g_mu = g.slice(0, 0, d), g_rho = g.slice(0, d, 2 * d);
@@ -91,6 +93,12 @@ TEST_CASE("entropy-gradient fidelity is exact for the true score and scales with
   CHECK(unit.cosine > 0.0);
   CHECK(unit.cosine < 0.99);
   CHECK(unit.relative_error > 0.1);
+  // Its score cosine is Σ_b Σ_i ε² / √(Σ σ_i² ε² · Σ ε²/σ_i²) → D / √(Σσ² Σσ⁻²) = 0.2554 for these
+  // widths; the relative standard error of each sum is ≲ √(2/N) = 1%.
+  const auto s2 = sigma.detach().square();
+  const double unit_limit = d / std::sqrt(s2.sum().item<double>() * s2.reciprocal().sum().item<double>());
+  CHECK(unit_limit == doctest::Approx(0.2554).epsilon(1e-3));
+  CHECK(unit.score_cosine == doctest::Approx(unit_limit).epsilon(0.03));
 }
 
 TEST_CASE("entropy-gradient fidelity's exact gradient matches a non-Gaussian flow's entropy gradient") {
@@ -226,7 +234,7 @@ TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
                        doctest::Contains("needs a latent score estimator"), scorelift::invalid_argument);
   auto estimator = std::make_shared<im::parametric_latent_score>(
       im::parametric_score_options{.objective = im::score_objective::lse, .levels = 2, .latent_dim = 2, .hidden = 8});
-  im::implicit_trainer trainer(im::Autoencoder(options), estimator, 3e-3);
+  im::implicit_trainer trainer(im::Autoencoder(options), estimator, 3e-3, /*score_steps=*/1);
   const auto images = torch::rand({32, 20});
   CHECK_THROWS_AS(trainer.step(torch::rand({32, 21})), scorelift::invalid_argument);
   CHECK_THROWS_AS(trainer.step(torch::rand({1, 20})), scorelift::invalid_argument);
@@ -241,9 +249,14 @@ namespace {
 // Counts train_step calls; its score is the standard normal's, so the trainer has something to use.
 class counting_estimator final : public im::latent_score_estimator {
  public:
+  explicit counting_estimator(bool trainable = true) : trainable_(trainable) {}
   double train_step(const torch::Tensor&, const torch::Tensor&) override { return static_cast<double>(++calls); }
   torch::Tensor score(const torch::Tensor& z, const torch::Tensor&) override { return -z.detach(); }
+  bool trainable() const override { return trainable_; }
   int calls = 0;
+
+ private:
+  bool trainable_;
 };
 }  // namespace
 
@@ -258,6 +271,14 @@ TEST_CASE("implicit_trainer takes score_steps estimator steps per autoencoder st
   CHECK(report.score_loss == 3.0);  // the last step's loss
   trainer.step(torch::rand({4, 6}));
   CHECK(estimator->calls == 6);
+  // The default, chosen from measurements (trainer.hpp), and no updates for an estimator with nothing to fit.
+  auto defaulted = std::make_shared<counting_estimator>();
+  im::implicit_trainer(im::Autoencoder(options), defaulted, 1e-3).step(torch::rand({4, 6}));
+  CHECK(defaulted->calls == im::default_score_steps);
+  auto fixed = std::make_shared<counting_estimator>(/*trainable=*/false);
+  const auto untrained = im::implicit_trainer(im::Autoencoder(options), fixed, 1e-3, 3).step(torch::rand({4, 6}));
+  CHECK(fixed->calls == 0);
+  CHECK(std::isnan(untrained.score_loss));
 }
 
 namespace {
@@ -296,6 +317,7 @@ TEST_CASE("implicit_trainer: a Gaussian VAE trained through an estimator reports
       CHECK(report.fidelity->relative_error == doctest::Approx(std::abs(1.0 - scale)).epsilon(1e-4));
       CHECK(report.fidelity->estimated_norm == doctest::Approx(scale * report.fidelity->exact_norm).epsilon(1e-4));
       CHECK(report.fidelity->cosine == doctest::Approx(scale > 0.0 ? 1.0 : 0.0).epsilon(1e-4));
+      CHECK(report.fidelity->score_cosine == doctest::Approx(scale > 0.0 ? 1.0 : 0.0).epsilon(1e-4));
     }
   }
   CHECK_THROWS_WITH_AS(im::implicit_trainer(im::Autoencoder(options), nullptr, 1e-3, 1, -1),

@@ -8,6 +8,11 @@
 // error of the surrogate. Over all parameters flattened into one vector:
 //     cosine         = ⟨g_est, g_exact⟩ / (‖g_est‖ ‖g_exact‖)
 //     relative_error = ‖g_est − g_exact‖ / ‖g_exact‖
+// and, on the scores themselves (all B·D entries as one vector),
+//     score_cosine   = ⟨ŝ, s⟩ / (‖ŝ‖ ‖s‖),
+// which is negative when a lifted estimator's tracked sign κ points the wrong way (ŝ ≈ −s flips the
+// whole entropy gradient), and small when ŝ has the right sign but the wrong shape: a score that
+// ignores an anisotropic posterior's widths, ŝ = −(z − μ), has score_cosine → D / √(Σσ² Σσ⁻²).
 // Both need an encoder whose score is known in closed form (a reparameterised Gaussian, a flow).
 #pragma once
 
@@ -27,6 +32,7 @@ struct entropy_gradient_fidelity_report {
   double relative_error = 0.0;  // ‖g_est − g_exact‖ / ‖g_exact‖; 0 when ŝ is the true score on z
   double exact_norm = 0.0;      // ‖g_exact‖, to tell a small relative error from a vanishing gradient
   double estimated_norm = 0.0;  // ‖g_est‖; below exact_norm means the estimator under-weights the entropy
+  double score_cosine = 0.0;    // ⟨ŝ, s⟩ / (‖ŝ‖ ‖s‖) over the batch; −1 when the score's sign is flipped
 };
 
 namespace detail {
@@ -42,6 +48,12 @@ inline torch::Tensor entropy_gradient_vector(const torch::Tensor& z, const torch
     flat.push_back(grads[i].defined() ? -grads[i].reshape(-1) : torch::zeros({parameters[i].numel()}, parameters[i].options()));
   }
   return torch::cat(flat).to(torch::kFloat64);
+}
+
+/// ⟨a, b⟩ / (‖a‖ ‖b‖) over all entries; 0 when either is zero (no direction: orthogonal, not NaN).
+inline double cosine(const torch::Tensor& a, const torch::Tensor& b) {
+  const double norms = a.norm().item<double>() * b.norm().item<double>();
+  return norms > 0.0 ? (a * b).sum().item<double>() / norms : 0.0;
 }
 
 }  // namespace detail
@@ -69,10 +81,8 @@ inline entropy_gradient_fidelity_report entropy_gradient_fidelity(const torch::T
   scorelift::detail::require(report.exact_norm > 0.0, where,
                              "the exact entropy gradient is zero (z does not depend on the parameters through the score's direction)");
   report.relative_error = (g_est - g_exact).norm().item<double>() / report.exact_norm;
-  // A zero estimated gradient has no direction: cosine 0 (orthogonal), not NaN.
-  report.cosine = report.estimated_norm > 0.0
-                      ? (g_est * g_exact).sum().item<double>() / (report.estimated_norm * report.exact_norm)
-                      : 0.0;
+  report.cosine = detail::cosine(g_est, g_exact);
+  report.score_cosine = detail::cosine(estimated_score.to(torch::kFloat64), exact_score.to(torch::kFloat64));
   return report;
 }
 

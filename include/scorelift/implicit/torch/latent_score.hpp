@@ -39,6 +39,9 @@ class latent_score_estimator {
   virtual torch::Tensor score(const torch::Tensor& z, const torch::Tensor& context) = 0;
   /// Samples of z per context that `score` needs (rows grouped in consecutive blocks); 1 = any.
   virtual index_t particles() const { return 1; }
+  /// False for an estimator with nothing to fit (nonparametric: every `score` call refits on its own
+  /// samples), so the trainer does not draw samples for updates that would do nothing.
+  virtual bool trainable() const { return true; }
 };
 
 enum class score_objective { ssm_vr, lse };

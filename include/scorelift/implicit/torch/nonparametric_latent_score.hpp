@@ -36,6 +36,7 @@ class nonparametric_latent_score final : public latent_score_estimator {
   double train_step(const torch::Tensor& /*z*/, const torch::Tensor& /*context*/) override {
     return std::numeric_limits<double>::quiet_NaN();
   }
+  bool trainable() const override { return false; }
 
   torch::Tensor score(const torch::Tensor& z, const torch::Tensor& /*context*/) override {
     constexpr const char* where = "nonparametric_latent_score::score";
