@@ -9,6 +9,7 @@
 #include "scorelift/diffusion/torch/clipped_denoising.hpp"
 #include "scorelift/diffusion/torch/diffusion_loss.hpp"
 #include "scorelift/diffusion/torch/unet.hpp"
+#include "torch/torch_test_support.hpp"
 
 // After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
 #include <doctest/doctest.h>
@@ -18,7 +19,7 @@ using namespace scorelift::diffusion::torch_ext;
 using scorelift::index_t;
 
 namespace {
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+using scorelift::test::f64;
 
 struct fixture {
   discrete_schedule schedule = cosine_schedule(50);

@@ -8,6 +8,7 @@
 #include "scorelift/diffusion/edm.hpp"
 #include "scorelift/diffusion/torch/diffusion_loss.hpp"
 #include "scorelift/diffusion/torch/edm_training.hpp"
+#include "torch/torch_test_support.hpp"
 
 // After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
 #include <doctest/doctest.h>
@@ -16,7 +17,7 @@ using namespace scorelift::diffusion;
 using namespace scorelift::diffusion::torch_ext;
 
 namespace {
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+using scorelift::test::f64;
 
 /// D_b = c_skip(σ_b) x̃_b + c_out(σ_b) Σ_l F_lb from edm_preconditioning::at, sample by sample.
 torch::Tensor reference_denoiser(const torch::Tensor& x_noisy, const torch::Tensor& sigma, const torch::Tensor& raw_sum) {

@@ -19,6 +19,7 @@
 #include "scorelift/torch/targets/correlated_gaussian.hpp"
 #include "scorelift/torch/targets/funnel.hpp"
 #include "scorelift/torch/targets/gaussian_mixture.hpp"
+#include "torch_test_support.hpp"
 
 // After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
 #include <doctest/doctest.h>
@@ -27,7 +28,7 @@ namespace {
 
 namespace te = scorelift::torch_ext;
 using tb = scorelift::torch_backend<double>;
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+using scorelift::test::f64;
 
 /// f(x) = x Aᵀ + sin(x): Jacobian A + diag(cos x), so tr ∇f = tr A + Σ_d cos x_d.
 struct known_jacobian_model {

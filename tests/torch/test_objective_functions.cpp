@@ -9,6 +9,7 @@
 #include "scorelift/backends/torch.hpp"
 #include "scorelift/torch/mlp.hpp"
 #include "scorelift/torch/objective_functions.hpp"
+#include "torch_test_support.hpp"
 
 // After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
 #include <doctest/doctest.h>
@@ -17,7 +18,7 @@ namespace {
 
 using scorelift::torch_ext::objective_inputs;
 using tb = scorelift::torch_backend<double>;
-const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+using scorelift::test::f64;
 
 /// The lifted residual loss written directly with torch ops, from the equations (DESIGN.md):
 ///   c_h[l] = mean_{b∈h} w_b (⟨t_b, f̃_{b,l}⟩ − Σ_{i<l} ⟨f̃_{b,i}, f̃_{b,l}⟩)     (target)

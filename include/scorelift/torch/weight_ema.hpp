@@ -33,9 +33,10 @@ class weight_ema {
  public:
   /// Starts the average at `model`'s current parameters.
   weight_ema(torch::nn::Module& model, const weight_ema_options& options = {}) : options_(options) {
+    using scorelift::detail::require;  // not torch_ext::detail, which other headers declare
     constexpr const char* where = "weight_ema";
-    detail::require(std::isfinite(options.decay) && options.decay >= 0.0 && options.decay < 1.0, where,
-                    "option 'decay' is ", options.decay, " but must be in [0, 1)");
+    require(std::isfinite(options.decay) && options.decay >= 0.0 && options.decay < 1.0, where,
+            "option 'decay' is ", options.decay, " but must be in [0, 1)");
     torch::NoGradGuard no_grad;
     for (const auto& p : model.parameters()) averages_.push_back(p.detach().clone());
   }
@@ -82,21 +83,22 @@ class weight_ema {
   /// Reads what save wrote. All or nothing: a count, shape or dtype that differs from this average's
   /// is refused naming it, and the average is left as it was.
   void load(torch::serialize::InputArchive& archive) {
+    using scorelift::detail::require;
     constexpr const char* where = "weight_ema::load";
     torch::Tensor count, updates;
     archive.read("count", count);
     archive.read("updates", updates);
-    detail::require(count.numel() == 1 && count.item<std::int64_t>() == static_cast<std::int64_t>(averages_.size()),
-                    where, "the archive holds ", count.numel() == 1 ? count.item<std::int64_t>() : -1,
-                    " averaged tensors but this model has ", averages_.size(), " parameters");
-    detail::require(updates.numel() == 1 && updates.item<std::int64_t>() >= 0, where,
-                    "the archive's update count is not a non-negative number");
+    require(count.numel() == 1 && count.item<std::int64_t>() == static_cast<std::int64_t>(averages_.size()),
+            where, "the archive holds ", count.numel() == 1 ? count.item<std::int64_t>() : -1,
+            " averaged tensors but this model has ", averages_.size(), " parameters");
+    require(updates.numel() == 1 && updates.item<std::int64_t>() >= 0, where,
+            "the archive's update count is not a non-negative number");
     std::vector<torch::Tensor> loaded(averages_.size());
     for (std::size_t i = 0; i < averages_.size(); ++i) {
       archive.read("average" + std::to_string(i), loaded[i]);
-      detail::require(loaded[i].sizes() == averages_[i].sizes() && loaded[i].dtype() == averages_[i].dtype(), where,
-                      "averaged tensor ", i, " has shape ", loaded[i].sizes(), " but the parameter has shape ",
-                      averages_[i].sizes());
+      require(loaded[i].sizes() == averages_[i].sizes() && loaded[i].dtype() == averages_[i].dtype(), where,
+              "averaged tensor ", i, " has shape ", loaded[i].sizes(), " but the parameter has shape ",
+              averages_[i].sizes());
       loaded[i] = loaded[i].to(averages_[i].device());
     }
     averages_ = std::move(loaded);
@@ -105,14 +107,15 @@ class weight_ema {
 
  private:
   std::vector<torch::Tensor> matching_parameters(torch::nn::Module& model, const char* where) const {
+    using scorelift::detail::require;
     auto parameters = model.parameters();
-    detail::require(parameters.size() == averages_.size(), where, "argument 'model' has ", parameters.size(),
-                    " parameters but the average was started with ", averages_.size());
+    require(parameters.size() == averages_.size(), where, "argument 'model' has ", parameters.size(),
+            " parameters but the average was started with ", averages_.size());
     for (std::size_t i = 0; i < parameters.size(); ++i)
-      detail::require(parameters[i].sizes() == averages_[i].sizes() && parameters[i].device() == averages_[i].device(),
-                      where, "parameter ", i, " of 'model' has shape ", parameters[i].sizes(), " on ",
-                      parameters[i].device(), " but the average has shape ", averages_[i].sizes(), " on ",
-                      averages_[i].device());
+      require(parameters[i].sizes() == averages_[i].sizes() && parameters[i].device() == averages_[i].device(),
+              where, "parameter ", i, " of 'model' has shape ", parameters[i].sizes(), " on ",
+              parameters[i].device(), " but the average has shape ", averages_[i].sizes(), " on ",
+              averages_[i].device());
     return parameters;
   }
 
