@@ -6,6 +6,7 @@
 
 #include "np_test_support.hpp"
 #include "scorelift/nonparametric/landweber.hpp"
+#include "scorelift/nonparametric/nu_method.hpp"
 
 using namespace scorelift;
 using namespace scorelift::nonparametric;

@@ -99,6 +99,15 @@ TEST_CASE("ssge absolute threshold and an exact count keep the eigenpairs they n
   CHECK((absolute.score(q) - reference).norm() <= 1e-10 * reference.norm());
   CHECK((exactly.score(q) - reference).norm() <= 1e-10 * reference.norm());
 
+  // A fit that throws keeps the last one, J included: samples 100× as spread have a Gram matrix ≈ I
+  // (μ_max ≈ 1 < τ), refused only once the spectrum is known, after J = 1 has been chosen from it.
+  REQUIRE(between > 1.5);
+  const rmat<> fitted_estimate = absolute.score(q);
+  CHECK_THROWS_WITH_AS(absolute.fit(rmat<>(100 * x)), doctest::Contains("is above the largest eigenvalue"),
+                       scorelift::invalid_argument);
+  CHECK(absolute.kept_eigenpairs() == 6);
+  CHECK(absolute.score(q) == fitted_estimate);
+
   CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::absolute(2 * mu(0))).fit(x),
                        doctest::Contains("is above the largest eigenvalue"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(ssge_estimator<diagonal_gaussian<double>>(kernel, spectral_cutoff<double>::absolute(-1.0)).fit(x),

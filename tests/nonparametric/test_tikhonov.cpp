@@ -100,6 +100,11 @@ TEST_CASE_TEMPLATE("tikhonov conjugate gradients agree with the Cholesky solve",
   CHECK(iterative.solver_report().converged);
   CHECK(iterative.solver_report().iterations < 80 * 4);
   CHECK(test::relative_error(got, expected) < 1e-8);
+  // The report describes the last fit: a Cholesky refit of the same estimator leaves none.
+  iterative.options().solver = tikhonov_solver::cholesky;
+  iterative.fit(x);
+  CHECK(iterative.solver_report().iterations == 0);
+  CHECK(!iterative.solver_report().converged);
 }
 
 TEST_CASE_TEMPLATE("tikhonov with Nystrom centres is stationary within the span of its centres", K,

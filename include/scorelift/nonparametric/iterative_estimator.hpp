@@ -106,7 +106,7 @@ Scalar resolve_step(const iteration_step<Scalar>& step, Scalar kappa, index_t n,
 /// `Method` supplies `iterations`, `step` (an iteration_step), `step_limit` (the bound on ησ for every
 /// eigenvalue σ of L̂) and `coefficients(t) -> {u_t, ω_t}` (t = 1..T), and checks itself.
 template <matrix_kernel Kernel, class Method>
-class iterative_estimator {
+class iterative_estimator : public detail::fitted_expansion<Kernel> {
  public:
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
@@ -125,7 +125,7 @@ class iterative_estimator {
     const auto on_samples = kernel.make_block(x, x);
     const matrix_type zeta = detail::stein_target(on_samples, n);
     const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
-    step_ = detail::resolve_step<scalar_type>(
+    const scalar_type eta = detail::resolve_step<scalar_type>(
         method_.step, on_samples.norm_bound() * inv_n, n, Method::step_limit,
         [&](const matrix_type& v) -> matrix_type { return on_samples.apply(v) * inv_n; }, zeta, where);
 
@@ -134,7 +134,7 @@ class iterative_estimator {
     matrix_type h = beta, h_prev = beta;
     for (index_t t = 1; t <= method_.iterations; ++t) {
       const auto [u, omega] = method_.coefficients(t);
-      const scalar_type we = omega * step_;
+      const scalar_type we = omega * eta;
       alpha = std::exchange(alpha_prev, alpha);  // alpha ← f_{t−2}'s, alpha_prev ← f_{t−1}'s
       alpha = alpha_prev + u * (alpha_prev - alpha) + we;
       beta.swap(beta_prev);
@@ -146,20 +146,11 @@ class iterative_estimator {
       h.swap(h_prev);
       h = h_prev + u * (h_prev - h) + we * residual;
     }
-    matrix_type w = beta * inv_n;
-    detail::require_finite_fit(alpha, w, where);
-    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), alpha, matrix_type(), std::move(w));
+    this->keep(kernel, std::move(x), alpha, matrix_type(), matrix_type(beta * inv_n), where);
+    step_ = eta;
     return *this;
   }
 
-  matrix_type score(const view_type& x) const { return fitted_.score(x); }
-  vector_type energy(const view_type& x) const
-    requires curl_free_matrix_kernel<Kernel>
-  {
-    return fitted_.energy(x);
-  }
-
-  const kernel_expansion<Kernel>& expansion() const { return fitted_; }
   /// η on L̂ = K/N used by the last fit: N / (Gershgorin bound of K) by default, else the method's step.
   scalar_type step() const { return step_; }
   Method& method() { return method_; }
@@ -167,7 +158,6 @@ class iterative_estimator {
  private:
   Kernel kernel_;
   Method method_;
-  kernel_expansion<Kernel> fitted_;
   scalar_type step_ = 0;
 };
 

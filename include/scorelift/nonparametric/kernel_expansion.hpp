@@ -106,6 +106,39 @@ class kernel_expansion {
 
 namespace detail {
 
+/// What every estimator fitted to a kernel_expansion answers (ŝ, E and the expansion itself), and the
+/// one place where a fit is kept: only once its coefficients are known finite, so that a fit which
+/// throws leaves the previous one in place. Each estimator records its own diagnostics of a fit (J,
+/// η, the solver's report) after keep() returns, for the same reason.
+template <matrix_kernel Kernel>
+class fitted_expansion {
+ public:
+  using scalar_type = typename Kernel::scalar_type;
+  using matrix_type = row_matrix<scalar_type>;
+  using view_type = matrix_view<scalar_type>;
+  using vector_type = column_vector<scalar_type>;
+
+  matrix_type score(const view_type& x) const { return fitted_.score(x); }
+  /// E(x) with ∇E = ŝ (curl-free kernels; log-density up to a constant).
+  vector_type energy(const view_type& x) const
+    requires curl_free_matrix_kernel<Kernel>
+  {
+    return fitted_.energy(x);
+  }
+  const kernel_expansion<Kernel>& expansion() const { return fitted_; }
+
+ protected:
+  /// ŝ = α ζ̂ + Σⱼ K(·, zⱼ) wⱼ (centres empty ⇒ the samples), refused when α or w is not finite.
+  void keep(const Kernel& kernel, matrix_type samples, scalar_type alpha, matrix_type centres, matrix_type weights,
+            std::string_view where) {
+    require_finite_fit(alpha, weights, where);
+    fitted_ = kernel_expansion<Kernel>(kernel, std::move(samples), alpha, std::move(centres), std::move(weights));
+  }
+
+ private:
+  kernel_expansion<Kernel> fitted_;
+};
+
 /// ζ̂(xᵢ) = −(1/N) Σⱼ div_y K(xᵢ, xⱼ), from a block whose second set is the N samples.
 template <class Block>
 auto stein_target(const Block& on_samples, index_t n) {

@@ -56,7 +56,7 @@ struct spectral_cutoff {
 enum class ssge_eigensolver { automatic, krylov, dense };
 
 template <matrix_kernel Kernel = diagonal_gaussian<double>>
-class ssge_estimator {
+class ssge_estimator : public detail::fitted_expansion<Kernel> {
  public:
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
@@ -119,14 +119,14 @@ class ssge_estimator {
     const eigenpairs<scalar_type> top = largest_eigenpairs(
         Eigen::Map<const detail::col_matrix<scalar_type>>(gram, order, order), threshold, where);
     const auto& mu_kept = top.values;  // descending
-    kept_ = mu_kept.size();
+    const index_t kept = mu_kept.size();
     const scalar_type mu_max = mu_kept(0);
     scorelift::detail::require(cutoff_.kind != rule::absolute_threshold || mu_max >= cutoff_.value, where,
                                "absolute threshold tau = ", cutoff_.value, " is above the largest eigenvalue ", mu_max,
                                " of the Gram matrix: no eigenpair would be kept");
     // Λ_J⁻² blows up for eigenvalues at rounding level: refuse rather than return noise.
     const scalar_type floor = static_cast<scalar_type>(order) * std::numeric_limits<scalar_type>::epsilon() * mu_max;
-    scorelift::detail::require(mu_kept.minCoeff() > floor, where, "the cut-off keeps ", kept_,
+    scorelift::detail::require(mu_kept.minCoeff() > floor, where, "the cut-off keeps ", kept,
                                " eigenvalues down to ", mu_kept.minCoeff(), ", below rounding level ", floor,
                                " (largest ", mu_max, "): the Gram matrix of 'samples' (shape ",
                                scorelift::detail::shape_string({n, x.cols()}),
@@ -141,20 +141,12 @@ class ssge_estimator {
         (static_cast<scalar_type>(n) * mu_kept.array().square().inverse()).matrix().asDiagonal() *
         (u.transpose() * zeta_columns);
     const matrix_type w_columns = u * projected;
-    matrix_type w = Eigen::Map<const matrix_type>(w_columns.data(), n, d);
-    detail::require_finite_fit(scalar_type(0), w, where);
-    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), matrix_type(), std::move(w));
+    this->keep(kernel, std::move(x), scalar_type(0), matrix_type(),
+               matrix_type(Eigen::Map<const matrix_type>(w_columns.data(), n, d)), where);
+    kept_ = kept;
     return *this;
   }
 
-  matrix_type score(const view_type& x) const { return fitted_.score(x); }
-  /// E(x) with ∇E = ŝ (curl-free kernels; log-density up to a constant).
-  vector_type energy(const view_type& x) const
-    requires curl_free_matrix_kernel<Kernel>
-  {
-    return fitted_.energy(x);
-  }
-  const kernel_expansion<Kernel>& expansion() const { return fitted_; }
   /// J, the number of eigenpairs the last fit kept (of N, or N·D for a curl-free kernel).
   index_t kept_eigenpairs() const { return kept_; }
 
@@ -204,7 +196,6 @@ class ssge_estimator {
   Kernel kernel_;
   spectral_cutoff<scalar_type> cutoff_;
   ssge_eigensolver eigensolver_;
-  kernel_expansion<Kernel> fitted_;
   index_t kept_ = 0;
 };
 

@@ -124,8 +124,9 @@ class stein_gradient_estimator {
     detail::require_finite_estimate(fitted.gradients, where, "the fitted scores at the samples");
     // The Tikhonov expansion with λ = η/N through the same Ĝ: α = N/η, W = −Ĝ/η (tikhonov.hpp).
     matrix_type w = fitted.gradients / -eta;
-    fitted.expansion =
-        kernel_expansion<Kernel>(kernel, std::move(x), static_cast<scalar_type>(n) / eta, matrix_type(), std::move(w));
+    const scalar_type alpha = static_cast<scalar_type>(n) / eta;
+    detail::require_finite_fit(alpha, w, where);
+    fitted.expansion = kernel_expansion<Kernel>(kernel, std::move(x), alpha, matrix_type(), std::move(w));
     fitted.eta = eta;
     li_turner_ = std::move(fitted);
   }

@@ -84,7 +84,7 @@ struct tikhonov_options {
 };
 
 template <matrix_kernel Kernel = diagonal_gaussian<double>>
-class tikhonov_estimator {
+class tikhonov_estimator : public detail::fitted_expansion<Kernel> {
  public:
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
@@ -119,6 +119,7 @@ class tikhonov_estimator {
     auto on_samples = kernel.make_block(x, x);
     const scalar_type nl = static_cast<scalar_type>(n) * options_.lambda;
     matrix_type c;
+    cg_report report{};
     if (options_.solver == tikhonov_solver::cholesky) {
       std::optional<detail::gram_divergence<scalar_type>> through_gram;
       if constexpr (requires { on_samples.divergence_through_gram(); })
@@ -145,29 +146,20 @@ class tikhonov_estimator {
       const matrix_type zeta = detail::stein_target(on_samples, n);
       // (K/N + λI) c = ζ̂: the same system scaled by 1/N, so the tolerance is relative to ζ̂.
       const scalar_type inv_n = scalar_type(1) / static_cast<scalar_type>(n);
-      report_ = detail::conjugate_gradient<scalar_type>([&](const matrix_type& p) -> matrix_type { return on_samples.apply(p) * inv_n; },
-                                                        options_.lambda, zeta, c, Kernel::is_curl_free,
-                                                        options_.tolerance, options_.max_iterations, where);
+      report = detail::conjugate_gradient<scalar_type>([&](const matrix_type& p) -> matrix_type { return on_samples.apply(p) * inv_n; },
+                                                       options_.lambda, zeta, c, Kernel::is_curl_free,
+                                                       options_.tolerance, options_.max_iterations, where);
     }
     // f(x) = (1/λ) ζ̂(x) + Σᵢ K(x, xᵢ) (−cᵢ / (Nλ))
-    matrix_type w = c / -nl;
-    detail::require_finite_fit(scalar_type(1) / options_.lambda, w, where);
-    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(1) / options_.lambda, matrix_type(),
-                                       std::move(w));
+    this->keep(kernel, std::move(x), scalar_type(1) / options_.lambda, matrix_type(), matrix_type(c / -nl), where);
+    report_ = report;
     return *this;
   }
 
-  matrix_type score(const view_type& x) const { return fitted_.score(x); }
-  vector_type energy(const view_type& x) const
-    requires curl_free_matrix_kernel<Kernel>
-  {
-    return fitted_.energy(x);
-  }
-
-  const kernel_expansion<Kernel>& expansion() const { return fitted_; }
   const options_type& options() const { return options_; }
   options_type& options() { return options_; }
-  /// Conjugate gradients only (full or Nyström): iterations and final relative residual of the last fit.
+  /// Conjugate gradients (full or Nyström): iterations and final relative residual of the last fit;
+  /// after a Cholesky fit, an empty report (0 iterations, not converged).
   const cg_report& solver_report() const { return report_; }
 
  private:
@@ -200,6 +192,7 @@ class tikhonov_estimator {
     };
     const auto on_samples_from_centres = kernel.make_block(x, z);  // K_XZ
     matrix_type theta;
+    cg_report report{};
     if (options_.solver == tikhonov_solver::cholesky) {
       const matrix_type zeta_z = detail::stein_target(kernel.make_block(z, x), n);
       // ΦᵀΦ = Pᵀ K_ZX K_XZ P from the kernel's structure (a curl-free K_XZ is ND×MD: normal_matrix).
@@ -222,20 +215,19 @@ class tikhonov_estimator {
             on_samples_from_centres.apply(Eigen::Map<const matrix_type>(a.data(), m, d)));
         return inv_n * (p.transpose() * flat(back));
       };
-      report_ = detail::conjugate_gradient<scalar_type>(normal_apply, options_.lambda,
-                                                        matrix_type(p.transpose() * flat(zeta_z)), theta,
-                                                        Kernel::is_curl_free, options_.tolerance,
-                                                        options_.max_iterations, where);
+      report = detail::conjugate_gradient<scalar_type>(normal_apply, options_.lambda,
+                                                       matrix_type(p.transpose() * flat(zeta_z)), theta,
+                                                       Kernel::is_curl_free, options_.tolerance,
+                                                       options_.max_iterations, where);
     }
     const matrix_type a = p * theta;
     matrix_type weights = Eigen::Map<const matrix_type>(a.data(), m, x.cols());
-    detail::require_finite_fit(scalar_type(0), weights, where);
-    fitted_ = kernel_expansion<Kernel>(kernel, std::move(x), scalar_type(0), std::move(z), std::move(weights));
+    this->keep(kernel, std::move(x), scalar_type(0), std::move(z), std::move(weights), where);
+    report_ = report;
   }
 
   Kernel kernel_;
   options_type options_;
-  kernel_expansion<Kernel> fitted_;
   cg_report report_;
 };
 

@@ -50,10 +50,15 @@ inline torch::Tensor entropy_gradient_vector(const torch::Tensor& z, const torch
   return torch::cat(flat).to(torch::kFloat64);
 }
 
-/// ⟨a, b⟩ / (‖a‖ ‖b‖) over all entries; 0 when either is zero (no direction: orthogonal, not NaN).
-inline double cosine(const torch::Tensor& a, const torch::Tensor& b) {
-  const double norms = a.norm().item<double>() * b.norm().item<double>();
+/// ⟨a, b⟩ / (‖a‖ ‖b‖) over all entries, given the norms; 0 when either is zero (no direction:
+/// orthogonal, not NaN).
+inline double cosine(const torch::Tensor& a, const torch::Tensor& b, double norm_a, double norm_b) {
+  const double norms = norm_a * norm_b;
   return norms > 0.0 ? (a * b).sum().item<double>() / norms : 0.0;
+}
+
+inline double cosine(const torch::Tensor& a, const torch::Tensor& b) {
+  return cosine(a, b, a.norm().item<double>(), b.norm().item<double>());
 }
 
 }  // namespace detail
@@ -81,7 +86,7 @@ inline entropy_gradient_fidelity_report entropy_gradient_fidelity(const torch::T
   scorelift::detail::require(report.exact_norm > 0.0, where,
                              "the exact entropy gradient is zero (z does not depend on the parameters through the score's direction)");
   report.relative_error = (g_est - g_exact).norm().item<double>() / report.exact_norm;
-  report.cosine = detail::cosine(g_est, g_exact);
+  report.cosine = detail::cosine(g_est, g_exact, report.estimated_norm, report.exact_norm);
   report.score_cosine = detail::cosine(estimated_score.to(torch::kFloat64), exact_score.to(torch::kFloat64));
   return report;
 }
