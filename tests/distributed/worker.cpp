@@ -16,7 +16,8 @@
 //   checkpoint_save / checkpoint_resume   rank 0 writes after 3 steps of 2 processes; 1 process resumes
 //                   for 3 more and matches 6 uninterrupted steps
 //   config_mismatch ranks started with different L: refused at start-up
-//   peer_exits / peer_throws / peer_hangs   rank 1 fails; rank 0 reports it within the timeout
+//   peer_exits / peer_throws / peer_hangs   rank 1 fails half-way through a gradient synchronisation;
+//                   rank 0 reports it within the timeout, its local gradients untouched
 //   module_dsm_cuda, global_lifted_cuda   module_dsm and global_lifted with the replicas, the
 //                   reference and the data on CUDA device 0 (both ranks: one GPU suffices) and Gloo
 //                   (the group stages CUDA tensors through host memory); exit 77 (skipped) without a GPU
@@ -29,7 +30,9 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "scorelift/distributed/data_parallel.hpp"
 #include "scorelift/distributed/lifted_statistics.hpp"
@@ -333,24 +336,43 @@ int config_mismatch(const sd::process_group& group) {
   return 0;  // not reached with two ranks
 }
 
-/// Rank 1 fails in `how`; rank 0's next collective must fail with a distributed_error in time.
+/// Rank 1 fails in `how` half-way through a gradient synchronisation: it takes part in the first of two
+/// buckets' all-reduces, then fails. Rank 0's synchronise_gradients must fail with a distributed_error
+/// in time, and leave its local gradients as backward made them (none averaged, the first bucket's
+/// reduction not written back).
 int peer_fails(const sd::process_group& group, const std::string& how) {
   torch::Tensor t = torch::ones({4}, torch::kFloat64);
   group.all_reduce_sum(t, "a first all-reduce");  // both ranks are up
+  const double local = 1.0 + group.rank();
+  std::vector<torch::Tensor> parameters;
+  for (int i = 0; i < 2; ++i) {
+    parameters.push_back(torch::zeros({4}, torch::kFloat64).requires_grad_());
+    parameters.back().mutable_grad() = torch::full({4}, local, torch::kFloat64);
+  }
+  sd::data_parallel replicas(group, parameters, {}, {.bucket_bytes = 4 * sizeof(double)});  // one bucket each
+  if (replicas.bucket_count() != 2) {
+    std::cout << "rank " << group.rank() << ": expected 2 buckets, got " << replicas.bucket_count() << std::endl;
+    return 1;
+  }
   if (group.rank() == 1) {
+    torch::Tensor first_bucket = parameters[0].grad().clone();
+    group.all_reduce_sum(first_bucket, "the gradients");  // rank 0's first bucket
     if (how == "exits") std::_Exit(7);
     if (how == "throws") throw std::runtime_error("rank 1 fails on purpose");
     std::this_thread::sleep_for(group.timeout() + std::chrono::seconds(3));  // hangs past the timeout
   }
   const auto start = std::chrono::steady_clock::now();
   try {
-    group.all_reduce_sum(t, "the gradients");
+    replicas.synchronise_gradients();
   } catch (const sd::distributed_error& error) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double limit = std::chrono::duration<double>(group.timeout()).count() + 2.0;
+    const bool untouched = torch::equal(parameters[0].grad(), torch::full({4}, local, torch::kFloat64)) &&
+                           torch::equal(parameters[1].grad(), torch::full({4}, local, torch::kFloat64));
     std::cout << (seconds <= limit ? "fault detected within the timeout" : "fault detected too late") << " ("
-              << seconds << " s, timeout " << std::chrono::duration<double>(group.timeout()).count()
-              << " s): " << error.what() << std::endl;
+              << seconds << " s, timeout " << std::chrono::duration<double>(group.timeout()).count() << " s), "
+              << (untouched ? "local gradients untouched" : "local gradients CHANGED") << ": " << error.what()
+              << std::endl;
     return 3;
   }
   std::cout << "rank 0: the all-reduce succeeded although rank 1 failed" << std::endl;

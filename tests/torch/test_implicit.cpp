@@ -5,7 +5,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
+#include <stdexcept>
+#include <vector>
 
 #include "scorelift/data/torch/images.hpp"
 #include "scorelift/implicit/knn_entropy.hpp"
@@ -289,10 +292,15 @@ class gaussian_oracle final : public im::latent_score_estimator {
   gaussian_oracle(im::Autoencoder model, double scale) : model_(std::move(model)), scale_(scale) {}
   double train_step(const torch::Tensor&, const torch::Tensor&) override { return 0.0; }
   torch::Tensor score(const torch::Tensor& z, const torch::Tensor& x) override {
+    if (fail_next) {
+      fail_next = false;
+      throw std::runtime_error("gaussian_oracle: armed to fail");
+    }
     torch::NoGradGuard no_grad;
     const im::encoding code = model_->encode(x, torch::zeros_like(z));
     return scale_ * (-(z - code.mean) * (-2.0 * code.log_std).exp());
   }
+  bool fail_next = false;  // the next score() throws, as an estimator's refit on a bad batch does
 
  private:
   im::Autoencoder model_;
@@ -322,6 +330,23 @@ TEST_CASE("implicit_trainer: a Gaussian VAE trained through an estimator reports
   }
   CHECK_THROWS_WITH_AS(im::implicit_trainer(im::Autoencoder(options), nullptr, 1e-3, 1, -1),
                        doctest::Contains("argument 'fidelity_every' is -1"), scorelift::invalid_argument);
+
+  // A step that throws is not counted and leaves the autoencoder as it was: the retried step is the
+  // 2nd, and reports the fidelity due every 2 steps.
+  im::Autoencoder model(options);
+  auto oracle = std::make_shared<gaussian_oracle>(model, 1.0);
+  im::implicit_trainer trainer(model, oracle, 1e-3, 1, 2);
+  CHECK(!trainer.step(images).fidelity.has_value());
+  std::vector<torch::Tensor> before;
+  for (const auto& p : model->parameters()) before.push_back(p.detach().clone());
+  oracle->fail_next = true;
+  CHECK_THROWS_WITH_AS(trainer.step(images), doctest::Contains("armed to fail"), std::runtime_error);
+  const auto after = model->parameters();
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(torch::equal(after[i], before[i]));
+  CHECK(trainer.step(images).fidelity.has_value());
+  torch::Tensor corrupted = images.clone();
+  corrupted[0][0] = std::nan("");
+  CHECK_THROWS_WITH_AS(trainer.step(corrupted), doctest::Contains("holds NaN or Inf"), scorelift::invalid_argument);
 }
 
 TEST_CASE("to_tensors copies pixels and labels") {
@@ -338,4 +363,56 @@ TEST_CASE("to_tensors copies pixels and labels") {
   CHECK(t.pixels[1][1].item<float>() == 0.75f);
   CHECK((t.labels.scalar_type() == torch::kInt64));
   CHECK(t.labels[0].item<int64_t>() == 7);
+}
+
+TEST_CASE("evaluate: checks its options first, hands the model back in its own mode, leaves the RNG stream alone") {
+  torch::manual_seed(29);
+  const im::autoencoder_options options{.kind = im::autoencoder_kind::implicit_vae, .data_dim = 12, .latent_dim = 2,
+                                        .hidden = 8};
+  im::Autoencoder model(options);
+  im::FeatureClassifier classifier(im::feature_classifier_options{.input_dim = 12, .hidden = 8, .feature_dim = 4});
+  const torch::Tensor test_images = torch::rand({16, 12});
+  const scorelift::feature_moments reference = im::classifier_feature_moments(classifier, test_images);
+  const im::evaluation_options small{.images = 16, .entropy_images = 2, .entropy_particles = 8, .generated = 16};
+
+  // The same numbers twice (a private generator), and the caller's stream is where it was.
+  torch::manual_seed(5);
+  const im::evaluation_result first = im::evaluate(model, classifier, test_images, reference, small);
+  const double next_draw = torch::rand({1}).item<double>();
+  torch::manual_seed(5);
+  const double expected_draw = torch::rand({1}).item<double>();
+  CHECK(next_draw == expected_draw);
+  const im::evaluation_result second = im::evaluate(model, classifier, test_images, reference, small);
+  CHECK(first.objective == second.objective);
+  CHECK(first.frechet == second.frechet);
+
+  // Train mode in, train mode out; eval mode in, eval mode out — also when the call is refused.
+  CHECK(model->is_training());
+  im::evaluation_options too_few = small;
+  too_few.entropy_particles = 3;  // k = 3 neighbours need at least 4 particles
+  CHECK_THROWS_WITH_AS(im::evaluate(model, classifier, test_images, reference, too_few),
+                       doctest::Contains("option 'entropy_neighbour' is 3 but the k-NN entropy needs 1 <= k < 3"),
+                       scorelift::invalid_argument);
+  CHECK(model->is_training());
+  model->eval();
+  im::evaluate(model, classifier, test_images, reference, small);
+  CHECK(!model->is_training());
+  im::evaluation_options no_samples = small;
+  no_samples.generated = 1;
+  CHECK_THROWS_WITH_AS(im::evaluate(model, classifier, test_images, reference, no_samples),
+                       doctest::Contains("'generated' = 1"), scorelift::invalid_argument);
+}
+
+TEST_CASE("parametric_latent_score: a batch refused for NaN leaves the estimator's probe stream where it was") {
+  const im::parametric_score_options options{.objective = im::score_objective::lse, .levels = 2, .latent_dim = 2,
+                                             .hidden = 8};
+  torch::manual_seed(31);
+  im::parametric_latent_score refused_once(options);
+  torch::manual_seed(31);
+  im::parametric_latent_score never_refused(options);
+  const torch::Tensor z = torch::randn({16, 2});
+  torch::Tensor bad = z.clone();
+  bad[3][1] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(refused_once.train_step(bad, {}), doctest::Contains("holds NaN or Inf"), scorelift::invalid_argument);
+  for (int step = 0; step < 2; ++step) CHECK(refused_once.train_step(z, {}) == never_refused.train_step(z, {}));
 }

@@ -19,6 +19,7 @@
 #include "scorelift/torch/objective_functions.hpp"
 #include "scorelift/torch/residual_stack.hpp"
 #include "scorelift/torch/tangent_divergence.hpp"
+#include "scorelift/torch/tangent_objectives.hpp"
 
 #include "torch_test_support.hpp"  // (doctest, after LibTorch)
 
@@ -295,6 +296,15 @@ TEST_CASE("tangent_hutchinson_divergence draws hutchinson_divergence's probes an
   const auto grads = torch::autograd::grad({loss}, stack->parameters());
   const auto grads_ref = torch::autograd::grad({loss_ref}, stack->parameters());
   for (std::size_t k = 0; k < grads.size(); ++k) CHECK(relative_error(grads[k], grads_ref[k]) <= 1e-10);
+
+  // A call refused for its input draws nothing: both forward-mode routes leave the generator where it
+  // was (x of width 3 for networks of width 2; x of the wrong dtype).
+  auto untouched = at::detail::createCPUGenerator(12), reference = untouched.clone();
+  for (const auto& bad : {torch::randn({7, 3}, f64), x.to(torch::kFloat32)}) {
+    CHECK_THROWS_AS(sl::tangent_hutchinson_divergence(stack, bad, probes, untouched), scorelift::invalid_argument);
+    CHECK_THROWS_AS(sl::lifted_residual_backward(stack, bad, probes, untouched), scorelift::invalid_argument);
+  }
+  CHECK(torch::equal(torch::randn({4}, untouched), torch::randn({4}, reference)));
 }
 
 TEST_CASE("flat_adam matches torch::optim::Adam to 1e-12 after 5 steps, gradients accumulating in its flat buffer") {

@@ -178,6 +178,13 @@ TEST_CASE("bad input to divergences and stacks throws invalid_argument naming it
   CHECK_THROWS_AS(te::funnel(11), scorelift::invalid_argument);
   CHECK_THROWS_AS(te::correlated_gaussian(100, 1.0), scorelift::invalid_argument);
   CHECK_THROWS_AS(te::banana().score(torch::randn({4, 3}, f64)), scorelift::invalid_argument);
+  // A sample request refused for its dtype or count draws nothing from the generator.
+  auto drawn_from = tb::make_generator(5), reference = tb::make_generator(5);
+  CHECK_THROWS_WITH_AS(te::eight_gaussians().sample(8, drawn_from, torch::TensorOptions().dtype(torch::kInt64)),
+                       doctest::Contains("argument 'options' has dtype long"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::banana().sample(0, drawn_from, f64), doctest::Contains("argument 'n' is 0"),
+                       scorelift::invalid_argument);
+  CHECK(torch::equal(torch::randn({4}, drawn_from), torch::randn({4}, reference)));
 }
 
 // ---- Known-score targets. ----

@@ -113,4 +113,14 @@ TEST_CASE("weight_ema: bad decay and a different model are refused naming them")
   torch::nn::Sequential two(torch::nn::Linear(3, 2), torch::nn::Linear(2, 2));
   CHECK_THROWS_WITH_AS(ema.swap_into(*two), doctest::Contains("has 4 parameters but the average was started with 2"),
                        scorelift::invalid_argument);
+  // A parameter whose dtype changed after the start (here the bias, the second): refused before the
+  // first is averaged, so every average and the update count stay as they were.
+  auto changed = double_linear(3, 2);
+  changed->weight.data().add_(1.0);  // an update would move the weight's average
+  changed->bias.set_data(changed->bias.to(torch::kFloat32));
+  const torch::Tensor weight_before = ema.averages()[0].clone();
+  CHECK_THROWS_WITH_AS(ema.update(*changed), doctest::Contains("parameter 1 of 'model' has shape [2] (float)"),
+                       scorelift::invalid_argument);
+  CHECK(torch::equal(ema.averages()[0], weight_before));
+  CHECK(ema.updates() == 0);
 }

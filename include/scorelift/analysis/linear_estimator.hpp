@@ -118,6 +118,9 @@ class linear_residual_stack {
     if (!features_.empty())
       scorelift::detail::require(phi.input_dim() == features_.front().input_dim(), where, "the level's features take D = ",
                                  phi.input_dim(), " but level 1 takes D = ", features_.front().input_dim());
+    // Both vectors grow by one or neither does: the second push_back cannot then fail on its allocation.
+    features_.reserve(features_.size() + 1);
+    weights_.reserve(weights_.size() + 1);
     features_.push_back(std::move(phi));
     weights_.push_back(std::move(weights));
   }

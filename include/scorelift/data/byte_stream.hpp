@@ -56,11 +56,11 @@ class byte_stream {
     gzip_ = std::fread(magic, 1, 2, file()) == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
     std::rewind(file());
     if (gzip_) {
+      buffer_.resize(std::size_t{1} << 16U);  // first: nothing after inflateInit2 may throw (no destructor runs here)
       // 15 + 16: a 32 KiB window, and a gzip header and trailer (CRC-32, length) checked by zlib.
       scorelift::detail::require(inflateInit2(&stream_, 15 + 16) == Z_OK, where_, "zlib could not start inflating '",
                                  path_, "'");
       inflating_ = true;
-      buffer_.resize(std::size_t{1} << 16U);
     }
   }
   byte_stream(const byte_stream&) = delete;

@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "scorelift/distributed/process_group.hpp"
@@ -60,15 +61,21 @@ class data_parallel {
   /// Every replica takes rank 0's parameters and buffers (call once before training, and after
   /// loading a checkpoint on rank 0 only).
   void broadcast_from_main() {
+    if (!group_->is_distributed()) return;
     torch::NoGradGuard no_grad;
-    for (const auto& bucket : parameter_buckets_) broadcast(bucket, parameters_, "the parameters");
-    broadcast_buffers();
+    // Everything is received before anything is written: a broadcast that fails half-way (a peer
+    // gone) leaves this replica's tensors as they were, not part rank 0's and part its own.
+    std::vector<torch::Tensor> parameter_flats = receive(parameter_buckets_, parameters_, "the parameters");
+    std::vector<torch::Tensor> buffer_flats = receive(buffer_buckets_, buffers_, "the buffers");
+    write_back(parameter_buckets_, parameters_, parameter_flats);
+    write_back(buffer_buckets_, buffers_, buffer_flats);
   }
 
   /// Buffers only (state updated outside the optimiser step, e.g. signs kept by rank 0).
   void broadcast_buffers() {
+    if (!group_->is_distributed()) return;
     torch::NoGradGuard no_grad;
-    for (const auto& bucket : buffer_buckets_) broadcast(bucket, buffers_, "the buffers");
+    write_back(buffer_buckets_, buffers_, receive(buffer_buckets_, buffers_, "the buffers"));
   }
 
   /// After backward, before the optimiser step: g ← Σ_r g_r (/ world for `mean`). A parameter without a
@@ -79,8 +86,11 @@ class data_parallel {
     const auto start = std::chrono::steady_clock::now();
     torch::NoGradGuard no_grad;
     const double divisor = options_.reduction == gradient_reduction::mean ? group_->world_size() : 1.0;
+    // Two passes: every bucket is reduced before any gradient is written, so an all-reduce that fails
+    // (a peer gone, a timeout) leaves every local gradient as backward made it. Each bucket keeps its
+    // own flat buffer across steps anyway (a fresh multi-MB buffer every step page-faults), so the
+    // second pass costs no memory.
     for (auto& bucket : parameter_buckets_) {
-      // One flat buffer per bucket, kept across steps (a fresh multi-MB buffer every step page-faults).
       if (!bucket.flat.defined()) bucket.flat = torch::empty({bucket.numel}, parameters_[bucket.members.front()].options());
       for_each_part(bucket, parameters_, bucket.flat, [](torch::Tensor& p, torch::Tensor part) {
         if (p.grad().defined()) {
@@ -91,6 +101,8 @@ class data_parallel {
       });
       group_->all_reduce_sum(bucket.flat, "the gradients");
       if (divisor != 1.0) bucket.flat.div_(divisor);
+    }
+    for (auto& bucket : parameter_buckets_) {
       for_each_part(bucket, parameters_, bucket.flat, [](torch::Tensor& p, const torch::Tensor& part) {
         if (p.grad().defined()) {
           p.mutable_grad().copy_(part);
@@ -151,12 +163,24 @@ class data_parallel {
     }
   }
 
-  void broadcast(const bucket& b, std::vector<torch::Tensor>& tensors, const char* what) const {
-    if (!group_->is_distributed()) return;
-    torch::Tensor flat = torch::empty({b.numel}, tensors[b.members.front()].options());
-    for_each_part(b, tensors, flat, [](torch::Tensor& t, torch::Tensor part) { part.copy_(t.detach()); });
-    group_->broadcast(flat, 0, what);
-    for_each_part(b, tensors, flat, [](torch::Tensor& t, const torch::Tensor& part) { t.detach().copy_(part); });
+  /// Rank 0's values of `tensors`, one flat tensor per bucket; nothing of `tensors` is written.
+  std::vector<torch::Tensor> receive(const std::vector<bucket>& buckets, std::vector<torch::Tensor>& tensors,
+                                     const char* what) const {
+    std::vector<torch::Tensor> flats;
+    flats.reserve(buckets.size());
+    for (const auto& b : buckets) {
+      torch::Tensor flat = torch::empty({b.numel}, tensors[b.members.front()].options());
+      for_each_part(b, tensors, flat, [](torch::Tensor& t, torch::Tensor part) { part.copy_(t.detach()); });
+      group_->broadcast(flat, 0, what);
+      flats.push_back(std::move(flat));
+    }
+    return flats;
+  }
+
+  static void write_back(const std::vector<bucket>& buckets, std::vector<torch::Tensor>& tensors,
+                         const std::vector<torch::Tensor>& flats) {
+    for (std::size_t i = 0; i < buckets.size(); ++i)
+      for_each_part(buckets[i], tensors, flats[i], [](torch::Tensor& t, const torch::Tensor& part) { t.detach().copy_(part); });
   }
 
   const process_group* group_;

@@ -46,6 +46,20 @@ inline torch::Tensor draw_level_probes(const hutchinson_options& options, int64_
   return torch::stack(drawn).view({options.probes, levels, batch, dim});
 }
 
+/// Every level's network input for x (and c), checked before any probe is drawn: a call refused for its
+/// shapes, dtype or device then leaves `gen` where it was, as the double-backward route (which runs the
+/// networks before drawing) does — the two routes stay on the same stream after a refused call.
+inline std::vector<torch::Tensor> level_inputs(ResidualStack& stack, const torch::Tensor& x, const torch::Tensor& c,
+                                               const char* where) {
+  std::vector<torch::Tensor> inputs;
+  inputs.reserve(static_cast<std::size_t>(stack->levels()));
+  for (int64_t l = 0; l < stack->levels(); ++l) {
+    auto network = stack->network(l);
+    inputs.push_back(network_input(network, x.detach(), c, where));
+  }
+  return inputs;
+}
+
 /// The divergence_result of every level's f_l(x) [B, D] and J_l v_m [M, B, D] for the probes [M, L, B, D]:
 /// h_{m,l,b} = v_mᵀ J_l v_m and p_{m,l,b} = v_mᵀ f_l(x_b) as [M, L, B], d = mean_m h as [L, B].
 inline divergence_result hutchinson_terms(const std::vector<torch::Tensor>& outputs,
@@ -72,8 +86,10 @@ inline divergence_result hutchinson_terms(const std::vector<torch::Tensor>& outp
 inline divergence_result tangent_hutchinson_divergence(ResidualStack& stack, const torch::Tensor& x,
                                                        const hutchinson_options& options, at::Generator& gen,
                                                        const torch::Tensor& c = {}) {
+  constexpr const char* where = "tangent_hutchinson_divergence";
   const int64_t levels = stack->levels();
-  const auto probes = detail::draw_level_probes(options, levels, x, gen, "tangent_hutchinson_divergence");
+  detail::level_inputs(stack, x, c, where);  // checked before the draw (mlp_jvp forms them again: a cat at most)
+  const auto probes = detail::draw_level_probes(options, levels, x, gen, where);
   const auto data = x.detach();
   std::optional<torch::NoGradGuard> no_graph;
   if (!options.create_graph) no_graph.emplace();

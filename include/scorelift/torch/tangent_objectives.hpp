@@ -45,15 +45,15 @@ namespace detail {
 class stack_tangent_passes {
  public:
   stack_tangent_passes(ResidualStack& stack, const torch::Tensor& x, const hutchinson_options& options,
-                       at::Generator& gen, const torch::Tensor& c, const char* where)
-      : probes_(draw_level_probes(options, stack->levels(), x, gen, where)) {
+                       at::Generator& gen, const torch::Tensor& c, const char* where) {
+    const std::vector<torch::Tensor> inputs = level_inputs(stack, x, c, where);  // before the draw
+    probes_ = draw_level_probes(options, stack->levels(), x, gen, where);
     const int64_t probe_count = probes_.size(0), batch = x.size(0), dim = x.size(1);
-    const auto data = x.detach();
     std::vector<torch::Tensor> outputs, tangents;
     for (int64_t l = 0; l < stack->levels(); ++l) {
       auto network = stack->network(l);
       const auto flat_probes = probes_.select(1, l).reshape({probe_count * batch, dim}).contiguous();
-      passes_.emplace_back(network, network_input(network, data, c, where), flat_probes, probe_count);
+      passes_.emplace_back(network, inputs[static_cast<std::size_t>(l)], flat_probes, probe_count);
       outputs.push_back(passes_.back().result().outputs);
       tangents.push_back(passes_.back().result().tangents);
     }

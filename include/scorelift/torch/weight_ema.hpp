@@ -111,11 +111,14 @@ class weight_ema {
     auto parameters = model.parameters();
     require(parameters.size() == averages_.size(), where, "argument 'model' has ", parameters.size(),
             " parameters but the average was started with ", averages_.size());
+    // Every parameter is checked before any is touched: update() and swap_into() then cannot fail
+    // half-way (lerp_/copy_ refuse a dtype change), leaving some averages advanced and others not.
     for (std::size_t i = 0; i < parameters.size(); ++i)
-      require(parameters[i].sizes() == averages_[i].sizes() && parameters[i].device() == averages_[i].device(),
-              where, "parameter ", i, " of 'model' has shape ", parameters[i].sizes(), " on ",
-              parameters[i].device(), " but the average has shape ", averages_[i].sizes(), " on ",
-              averages_[i].device());
+      require(parameters[i].sizes() == averages_[i].sizes() && parameters[i].device() == averages_[i].device() &&
+                  parameters[i].dtype() == averages_[i].dtype(),
+              where, "parameter ", i, " of 'model' has shape ", parameters[i].sizes(), " (", parameters[i].dtype(),
+              ") on ", parameters[i].device(), " but the average has shape ", averages_[i].sizes(), " (",
+              averages_[i].dtype(), ") on ", averages_[i].device());
     return parameters;
   }
 

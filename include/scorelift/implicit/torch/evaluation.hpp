@@ -23,6 +23,7 @@
 #include "scorelift/implicit/knn_entropy.hpp"
 #include "scorelift/implicit/torch/autoencoders.hpp"
 #include "scorelift/implicit/torch/feature_classifier.hpp"
+#include "scorelift/torch/eval_mode.hpp"
 
 namespace scorelift::implicit {
 
@@ -70,12 +71,23 @@ inline evaluation_result evaluate(Autoencoder& model, FeatureClassifier& classif
                              scorelift::detail::tensor_shape_string(test_images), " but at least [",
                              std::max(options.images, options.entropy_images), ", ", ae.data_dim,
                              "] is needed by the evaluation options");
+  // Every count the measures below need, checked before any is computed.
+  const index_t knn_samples = ae.kind == autoencoder_kind::wae ? options.images : options.entropy_particles;
+  scorelift::detail::require(
+      ae.kind == autoencoder_kind::gaussian_vae || (options.entropy_neighbour >= 1 && knn_samples > options.entropy_neighbour),
+      where, "option 'entropy_neighbour' is ", options.entropy_neighbour, " but the k-NN entropy needs 1 <= k < ", knn_samples,
+      ae.kind == autoencoder_kind::wae ? " (option 'images')" : " (option 'entropy_particles')");
+  scorelift::detail::require(options.images >= 1 && options.generated >= 2 &&
+                                 (ae.kind == autoencoder_kind::wae || options.entropy_images >= 1),
+                             where, "options 'images' = ", options.images, ", 'generated' = ", options.generated,
+                             " and 'entropy_images' = ", options.entropy_images, " but the measures need >= 1 test image, ",
+                             ">= 2 generated images (a Frechet distance) and, for a VAE, >= 1 entropy image");
   torch::NoGradGuard no_grad;
-  model->eval();
+  const torch_ext::eval_mode_guard eval_mode(*model);  // the caller's mode comes back, also on a throw
   // A private generator: the same noise for every model, and the training RNG stream is untouched.
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
   const auto normal = [&](index_t rows) { return torch::randn({rows, ae.latent_dim}, generator); };
-    evaluation_result out;
+  evaluation_result out;
 
   const torch::Tensor x = test_images.narrow(0, 0, options.images);
   const encoding code = model->encode(x, normal(x.size(0)));
@@ -107,7 +119,6 @@ inline evaluation_result evaluate(Autoencoder& model, FeatureClassifier& classif
 
   const torch::Tensor samples = model->decode(normal(options.generated));
   out.frechet = frechet_distance(classifier_feature_moments(classifier, samples), reference);
-  model->train();
   return out;
 }
 

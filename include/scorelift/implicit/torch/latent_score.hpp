@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "scorelift/backends/torch.hpp"
 #include "scorelift/errors.hpp"
 #include "scorelift/torch/hutchinson.hpp"
 #include "scorelift/torch/objective_functions.hpp"
@@ -78,6 +79,10 @@ class parametric_latent_score final : public latent_score_estimator {
             static_cast<std::uint64_t>(torch::randint(1LL << 40, {1}, torch::kInt64).item<int64_t>()))) {}
 
   double train_step(const torch::Tensor& z, const torch::Tensor& context) override {
+    // Refused before the probes are drawn, so that a bad batch leaves the probe stream where it was
+    // (the losses would refuse non-finite modes only after the draw).
+    scorelift::detail::require(z.defined() && torch::isfinite(z).all().item<bool>(), "parametric_latent_score::train_step",
+                               "argument 'z' of shape ", scorelift::detail::tensor_shape_string(z), " holds NaN or Inf");
     // All L levels' divergences in one backward pass: level l reads its own copy of z.
     const auto model = [&](const torch::Tensor& leaf) { return stack_->forward(leaf, context); };
     const auto div = torch_ext::hutchinson_divergence(model, z, {.probes = options_.probes}, probe_generator_,

@@ -65,12 +65,17 @@ class implicit_trainer {
                     " needs a latent score estimator (argument 'estimator' is null)");
   }
 
-  /// One alternating step on images x [B, data_dim].
+  /// One alternating step on images x [B, data_dim]. A step that throws leaves the autoencoder, its
+  /// optimiser and the step count as they were; the score estimator's own updates of this step, taken
+  /// before the autoencoder's, are not undone (a trained network has no cheap copy to restore).
   step_report step(const torch::Tensor& images) {
     const auto& options = model_->options();
     scorelift::detail::require(images.dim() == 2 && images.size(1) == options.data_dim && images.size(0) >= 2,
                     "implicit_trainer::step", "argument 'images' has shape ", scorelift::detail::tensor_shape_string(images),
                     " but [B, ", options.data_dim, "] with B >= 2 was expected");
+    scorelift::detail::require(torch::isfinite(images).all().item<bool>(), "implicit_trainer::step",
+                               "argument 'images' of shape ", scorelift::detail::tensor_shape_string(images),
+                               " holds NaN or Inf");
     const index_t particles = estimator_ ? estimator_->particles() : 1;
     // Blocks of K consecutive rows share one image (the layout nonparametric estimators expect).
     const torch::Tensor x = particles > 1 ? images.repeat_interleave(particles, 0) : images;
@@ -92,14 +97,13 @@ class implicit_trainer {
 
     const encoding code = model_->encode(x, noise());
     const torch::Tensor logits = model_->decode_logits(code.z);
-    ++steps_;
     torch::Tensor loss;
     if (!estimator_) {  // the Gaussian VAE with its entropy in closed form
       loss = (negative_log_likelihood(logits, x) + gaussian_kl_to_standard(code.mean, code.log_std)).mean();
     } else {  // −h by the surrogate with ŝ held constant, for every other model
       const torch::Tensor estimated = estimator_->score(code.z.detach(), context);
       const bool gaussian = options.kind == autoencoder_kind::gaussian_vae;
-      if (gaussian && fidelity_every_ > 0 && steps_ % fidelity_every_ == 0) {  // the test bench: judged against s
+      if (gaussian && fidelity_every_ > 0 && (steps_ + 1) % fidelity_every_ == 0) {  // the test bench: judged against s
         // s(z | x) = −(z − μ)/σ², constant in the surrogate (as ŝ is).
         const torch::Tensor exact = (-(code.z - code.mean) * (-2.0 * code.log_std).exp()).detach();
         report.fidelity = entropy_gradient_fidelity(code.z, estimated, exact, model_->encoder_parameters());
@@ -112,6 +116,7 @@ class implicit_trainer {
     optimizer_.zero_grad();
     loss.backward();
     optimizer_.step();
+    ++steps_;  // last: a step that threw above is not counted (nor is its fidelity report skipped)
     report.loss = loss.item<double>();
     return report;
   }

@@ -26,7 +26,7 @@ class banana {
   index_t dim() const { return 2; }
 
   torch::Tensor sample(index_t n, at::Generator& gen, torch::TensorOptions options) const {
-    detail::require_sample_count(n, "banana::sample");
+    detail::require_sample_request(n, options, "banana::sample");
     const auto z = torch::randn({n, 2}, gen, detail::cpu_like(options));
     const auto x1 = a_ * z.select(1, 0);
     const auto x2 = z.select(1, 1) + b_ * (x1.pow(2) - a_ * a_);

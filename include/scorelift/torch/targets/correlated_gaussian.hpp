@@ -35,7 +35,7 @@ class correlated_gaussian {
   const torch::Tensor& precision() const { return precision_; }
 
   torch::Tensor sample(index_t n, at::Generator& gen, torch::TensorOptions options) const {
-    detail::require_sample_count(n, "correlated_gaussian::sample");
+    detail::require_sample_request(n, options, "correlated_gaussian::sample");
     const auto z = torch::randn({n, dim_}, gen, detail::cpu_like(options));
     auto x = torch::empty_like(z);
     x.select(1, 0).copy_(z.select(1, 0));

@@ -28,7 +28,7 @@ class funnel {
   index_t dim() const { return dim_; }
 
   torch::Tensor sample(index_t n, at::Generator& gen, torch::TensorOptions options) const {
-    detail::require_sample_count(n, "funnel::sample");
+    detail::require_sample_request(n, options, "funnel::sample");
     const auto z = torch::randn({n, dim_}, gen, detail::cpu_like(options));
     const auto v = tau_ * z.narrow(1, 0, 1);                       // [n, 1]
     const auto rest = z.narrow(1, 1, dim_ - 1) * (0.5 * v).exp();  // standard deviation e^{v/2}

@@ -41,7 +41,7 @@ class gaussian_mixture {
   const torch::Tensor& centres() const { return centres_; }
 
   torch::Tensor sample(index_t n, at::Generator& gen, torch::TensorOptions options) const {
-    detail::require_sample_count(n, "gaussian_mixture::sample");
+    detail::require_sample_request(n, options, "gaussian_mixture::sample");
     const auto cpu = detail::cpu_like(options);
     const auto which = torch::randint(0, components(), {n}, gen, torch::TensorOptions().dtype(torch::kLong));
     const auto noise = torch::randn({n, dim()}, gen, cpu);

@@ -52,8 +52,14 @@ inline torch::TensorOptions cpu_like(const torch::TensorOptions& options) {
   return torch::TensorOptions().dtype(options.dtype()).device(torch::kCPU);
 }
 
-inline void require_sample_count(index_t n, const char* where) {
+/// What sample(n, gen, options) can serve, checked before anything is drawn: a request refused after
+/// the draw (an integer dtype, a CUDA device this build cannot reach) would have moved `gen` on.
+inline void require_sample_request(index_t n, const torch::TensorOptions& options, const char* where) {
   scorelift::detail::require(n > 0, where, "argument 'n' is ", n, " but at least one sample is needed");
+  scorelift::detail::require(options.dtype() == torch::kFloat32 || options.dtype() == torch::kFloat64, where,
+                             "argument 'options' has dtype ", options.dtype(), " but float32 or float64 was expected");
+  scorelift::detail::require(options.device().is_cpu() || (options.device().is_cuda() && torch::cuda::is_available()),
+                             where, "argument 'options' names device ", options.device(), ", which this process cannot use");
 }
 
 inline void require_points(const torch::Tensor& x, index_t dim, const char* where) {
