@@ -51,5 +51,11 @@ void require(bool condition, std::string_view where, const Pieces&... pieces) {
   if (!condition) fail(where, pieces...);
 }
 
+/// Rows [begin, end) of a matrix of `rows` rows: what every view's slice_rows checks before it
+/// offsets a pointer.
+inline void require_row_range(index_t begin, index_t end, index_t rows, std::string_view where) {
+  require(0 <= begin && begin <= end && end <= rows, where, "rows [", begin, ", ", end, ") are outside [0, ", rows, ")");
+}
+
 }  // namespace detail
 }  // namespace scorelift

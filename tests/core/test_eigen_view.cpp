@@ -59,12 +59,21 @@ TEST_CASE("expressions, column-major blocks and strided Maps are converted, row-
     const batch_type batch{.modes = {big.topLeftCorner(7, 4)}, .target = big.bottomRightCorner(7, 4)};
     check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
   }
-  SUBCASE("blocks of a row-major matrix: in place") {
-    const batch_type batch{.modes = {big_rows.topLeftCorner(7, 4)}, .target = big_rows.bottomRightCorner(7, 4)};
+  SUBCASE("named blocks of a row-major matrix: in place; blocks handed over as temporaries: copied") {
+    const auto f_rows = big_rows.topLeftCorner(7, 4);
+    const auto t_rows = big_rows.bottomRightCorner(7, 4);
+    const batch_type batch{.modes = {f_rows}, .target = t_rows};
     CHECK_FALSE(batch.modes[0].owns_copy());
     CHECK(batch.modes[0].data() == big_rows.data());
     CHECK(batch.target->outerStride() == 5);
     check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
+    // An rvalue block may be a block of a temporary (next test case), which no type tells apart.
+    const batch_type inline_blocks{.modes = {big_rows.topLeftCorner(7, 4)}, .target = big_rows.bottomRightCorner(7, 4)};
+    CHECK(inline_blocks.modes[0].owns_copy());
+    check_same(scorelift::lifted_residual_loss(inline_blocks), reference(f, t));
+    // A view's own slice stays in place.
+    const view rows_view = big_rows;
+    CHECK(rows_view.slice_rows(0, 7).data() == big_rows.data());
   }
   SUBCASE("Maps of user memory: row-major in place, column-major and strided converted") {
     std::vector<double> user_f(f.size()), user_t(t.size());
@@ -92,6 +101,27 @@ TEST_CASE("expressions, column-major blocks and strided Maps are converted, row-
     const batch_type batch{.modes = {make(f)}, .target = make(t)};
     CHECK(batch.modes[0].owns_copy());
     check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
+  }
+  SUBCASE("blocks and transposes of temporaries are evaluated before the temporary dies") {
+    // Row-major storage with unit inner stride, so in-place reading was possible, and wrong: the
+    // matrices they read are gone at the end of the full-expression (ASan reports the old behaviour).
+    const auto make = [&](const Eigen::MatrixXd& m) { return row_matrix(m); };
+    const auto make_transposed = [&](const Eigen::MatrixXd& m) { return Eigen::MatrixXd(m.transpose()); };
+    const batch_type batch{.modes = {make(big).topLeftCorner(7, 4)}, .target = make_transposed(t).transpose()};
+    CHECK(batch.modes[0].owns_copy());
+    CHECK(batch.target->owns_copy());
+    check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
+  }
+  SUBCASE("a view made from a Ref parameter outlives the Ref (and its private copy)") {
+    // A Ref<const row-major> bound to column-major f reads a copy it owns; the view must not point there.
+    const auto keep = [](const Eigen::Ref<const row_matrix>& r) { return view(r); };
+    const view from_columns = keep(f);
+    const view from_rows = keep(big_rows);
+    CHECK(from_columns.owns_copy());
+    CHECK(from_rows.owns_copy());  // the same type: a Ref does not say whether it copied
+    const batch_type batch{.modes = {from_columns}, .target = keep(t)};
+    check_same(scorelift::lifted_residual_loss(batch), reference(f, t));
+    CHECK(from_rows == big_rows);
   }
 }
 

@@ -253,3 +253,25 @@ TEST_CASE("bandwidth rules: an empty rule, a rule returning a bad sigma and a ba
   CHECK_THROWS_WITH_AS(mean_bandwidth<double>(rmat<>::Ones(1, 2)), doctest::Contains("argument 'samples' has shape [1, 2]"),
                        scorelift::invalid_argument);
 }
+
+TEST_CASE_TEMPLATE("kernel blocks refuse operands and coefficients of the wrong shape (never read past them)", K,
+                   diagonal_gaussian<double>, curl_free_imq<double>) {
+  const K kernel{{1.0}};
+  const rmat<> x = test::standard_normal(6, 3, 107), y = test::standard_normal(4, 3, 108);
+  CHECK_THROWS_WITH_AS(kernel.make_block(x, rmat<>(test::standard_normal(4, 2, 109))),
+                       doctest::Contains("argument 'x' has shape [6, 3] but 'y' has shape [4, 2]"),
+                       scorelift::invalid_argument);
+  const auto block = kernel.make_block(x, y);
+  CHECK(block.apply(rmat<>::Ones(4, 3)).rows() == 6);
+  CHECK_THROWS_WITH_AS(block.apply(rmat<>::Ones(10, 3)), doctest::Contains("argument 'w' has shape [10, 3]"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(block.normal_matrix(rmat<>::Ones(2, 2)), doctest::Contains("argument 'p' has shape [2, 2]"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(kernel.value(x, y), doctest::Contains("one point each"), scorelift::invalid_argument);
+  if constexpr (K::is_curl_free) {
+    CHECK_THROWS_WITH_AS(block.apply(rmat<>::Ones(4, 2)), doctest::Contains("but [4, 3] was expected"),
+                         scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(block.potential_apply(rmat<>::Ones(3, 3)), doctest::Contains("argument 'w' has shape [3, 3]"),
+                         scorelift::invalid_argument);
+  }
+}

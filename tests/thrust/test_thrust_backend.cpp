@@ -72,6 +72,8 @@ TEST_CASE_TEMPLATE("thrust backend operations match the Eigen backend", S, doubl
   CHECK(T::cols(half) == cols);
   CHECK(convert<T>::host(half)(0, 3) == hx(4, 3));
   CHECK(T::shape_string(tx) == "[9, 1031]");
+  CHECK_THROWS_WITH_AS(T::slice_rows(tx, 4, 10), "thrust_backend::slice_rows: rows [4, 10) are outside [0, 9)",
+                       scorelift::invalid_argument);
 
   // A view of a temporary keeps it alive, and so does a slice of that view.
   typename T::matrix_view kept = T::slice_rows(convert<T>::matrix(hx), 4, 9);

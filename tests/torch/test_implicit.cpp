@@ -363,6 +363,12 @@ TEST_CASE("to_tensors copies pixels and labels") {
   CHECK(t.pixels[1][1].item<float>() == 0.75f);
   CHECK((t.labels.scalar_type() == torch::kInt64));
   CHECK(t.labels[0].item<int64_t>() == 7);
+  // Sizes edited without the vectors (here 3 images said, 2 held) are refused, not read past.
+  data.count = 3;
+  CHECK_THROWS_WITH_AS(scorelift::data::to_tensors(data),
+                       doctest::Contains("count = 3, height = 1, width = 3 but holds 6 pixels and 2 labels"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_AS(data.image(2), scorelift::invalid_argument);
 }
 
 TEST_CASE("evaluate: checks its options first, hands the model back in its own mode, leaves the RNG stream alone") {

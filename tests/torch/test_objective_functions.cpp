@@ -238,6 +238,12 @@ TEST_CASE("lifted Function rejects bad input with invalid_argument naming the ar
                   scorelift::invalid_argument);
   CHECK_THROWS_AS(lifted_residual_loss(modes, {.target = target, .weights = torch::ones({5}, f64)}),
                   scorelift::invalid_argument);
+  // Refused on the fused CPU path as in the core: a zero weight would drop a sample, a negative one flip it.
+  auto signed_weights = torch::ones({6}, f64);
+  signed_weights[4] = -0.5;
+  CHECK_THROWS_WITH_AS(lifted_residual_loss(modes, {.target = target, .weights = signed_weights}),
+                       doctest::Contains("argument 'weights' has minimum -0.5 but weights must be positive"),
+                       scorelift::invalid_argument);
   CHECK_THROWS_AS(lifted_residual_loss(std::vector<torch::Tensor>{}, {.target = target}), scorelift::invalid_argument);
   CHECK_THROWS_AS(lifted_residual_loss(modes.to(torch::kInt64), {.target = target}), scorelift::invalid_argument);
   CHECK_THROWS_AS(lifted_residual_loss(torch::randn({1, 1, 3}, f64), {.target = torch::randn({1, 3}, f64)}),

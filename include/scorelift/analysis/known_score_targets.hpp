@@ -89,6 +89,8 @@ class funnel_target {
   }
 
   double log_density(const Eigen::Ref<const Eigen::VectorXd>& x) const {  // up to the normalising constant
+    scorelift::detail::require(x.size() == dim_, "analysis::funnel_target::log_density", "argument 'x' has ", x.size(),
+                               " entries but the funnel has D = ", dim_);
     const double v = x(0);
     return -v * v / (2 * tau_ * tau_) - 0.5 * double(dim_ - 1) * v - 0.5 * std::exp(-v) * x.tail(dim_ - 1).squaredNorm();
   }

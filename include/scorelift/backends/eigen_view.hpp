@@ -16,7 +16,15 @@
 //   * anything else (column-major storage, strided maps, expressions such as `f * 2`) is evaluated
 //     once into a row-major matrix that every copy of the view shares;
 //   * a temporary that owns its entries (a returned matrix) is moved or copied into that shared
-//     storage, so `batch.target = make_target()` is safe too.
+//     storage, so `batch.target = make_target()` is safe too;
+//   * any other temporary expression (a Block, Transpose or Ref handed over as an rvalue:
+//     `make_target().topRows(k)`, `column_major.transpose()`) is evaluated into shared storage as
+//     well: its operand may be a temporary that dies at the end of the full-expression, and a block of
+//     a temporary cannot be told from a block of a living matrix. A temporary Map is read in place
+//     (it points at memory its maker keeps). To read a block of a living matrix in place, name it
+//     (`const auto rows = m.topRows(k);`) or slice a view (`eigen_view(m).slice_rows(0, k)`);
+//   * an `Eigen::Ref<const …>` is always copied: built from column-major storage or an expression it
+//     reads its own private copy, which dies with the Ref (a Ref parameter outlives no call).
 // Assignment rebinds the view (like std::span); it never writes the viewed entries.
 #pragma once
 
@@ -54,6 +62,18 @@ bool readable_in_place(const Eigen::DenseBase<Derived>& source) {
   }
 }
 
+template <class T>
+inline constexpr bool is_eigen_map = false;
+template <class Plain, int Options, class Stride>
+inline constexpr bool is_eigen_map<Eigen::Map<Plain, Options, Stride>> = true;
+
+/// Ref<const …> may read a private copy of its source that dies with it (the copy is not visible
+/// through its public interface), so a view never reads one in place.
+template <class T>
+inline constexpr bool is_const_eigen_ref = false;
+template <class Plain, int Options, class Stride>
+inline constexpr bool is_const_eigen_ref<Eigen::Ref<const Plain, Options, Stride>> = true;
+
 }  // namespace detail
 
 template <class Scalar>
@@ -68,8 +88,9 @@ class eigen_view final : private detail::eigen_view_owner<Scalar>,
   /// An empty 0×0 view.
   eigen_view() : eigen_view(parts{}) {}
 
-  /// Any Eigen matrix, block, Map, Ref or expression of this scalar type: read in place when its
-  /// storage is row-major with unit inner stride, otherwise evaluated once into shared storage.
+  /// Any Eigen matrix, block, Map or expression of this scalar type that the caller keeps (an lvalue):
+  /// read in place when its storage is row-major with unit inner stride, otherwise evaluated once into
+  /// shared storage. (Temporaries and Ref<const …>: see the constructors below and the top.)
   /// A different scalar type is refused at compile time (cast it: `m.template cast<S>()`).
   template <class Derived>
     requires std::same_as<typename Derived::Scalar, Scalar>
@@ -83,6 +104,15 @@ class eigen_view final : private detail::eigen_view_owner<Scalar>,
              std::same_as<typename Owning::Scalar, Scalar>)
   eigen_view(Plain&& temporary)  // NOLINT(google-explicit-constructor,bugprone-forwarding-reference-overload)
       : eigen_view(owning(std::make_shared<const matrix_type>(std::forward<Plain>(temporary)))) {}
+
+  /// Any other temporary expression but a Map (a Block, Transpose, Ref, … handed over as an rvalue):
+  /// evaluated into shared storage, since what it reads may be a temporary too (see the top).
+  template <class Expr, class Bare = std::remove_cvref_t<Expr>>
+    requires(!std::is_lvalue_reference_v<Expr> && std::derived_from<Bare, Eigen::DenseBase<Bare>> &&
+             !std::derived_from<Bare, Eigen::PlainObjectBase<Bare>> && !detail::is_eigen_map<Bare> &&
+             std::same_as<typename Bare::Scalar, Scalar>)
+  eigen_view(Expr&& temporary)  // NOLINT(google-explicit-constructor,bugprone-forwarding-reference-overload)
+      : eigen_view(owning(std::make_shared<const matrix_type>(temporary))) {}
 
   eigen_view(const eigen_view&) = default;  // shares the owned copy; no move: a moved-from view would dangle
 
@@ -101,8 +131,7 @@ class eigen_view final : private detail::eigen_view_owner<Scalar>,
 
   /// Rows [begin, end) as a view that shares this view's storage (a Block of the Map would not).
   eigen_view slice_rows(index_t begin, index_t end) const {
-    detail::require(0 <= begin && begin <= end && end <= this->rows(), "eigen_view::slice_rows", "rows [", begin, ", ",
-                    end, ") are outside [0, ", this->rows(), ")");
+    detail::require_row_range(begin, end, this->rows(), "eigen_view::slice_rows");
     const Scalar* first = this->rows() == 0 ? this->data() : this->data() + begin * this->outerStride();
     return eigen_view(parts{this->owned, first, end - begin, this->cols(), this->outerStride()});
   }
@@ -119,7 +148,7 @@ class eigen_view final : private detail::eigen_view_owner<Scalar>,
 
   template <class Derived>
   static parts view_or_copy(const Eigen::DenseBase<Derived>& source) {
-    if constexpr ((int(Derived::Flags) & Eigen::DirectAccessBit) != 0) {
+    if constexpr ((int(Derived::Flags) & Eigen::DirectAccessBit) != 0 && !detail::is_const_eigen_ref<Derived>) {
       if (detail::readable_in_place(source)) {
         const Derived& direct = source.derived();
         return {nullptr, direct.data(), direct.rows(), direct.cols(), direct.outerStride()};

@@ -140,6 +140,7 @@ struct thrust_backend {
   static std::string shape_string(const matrix_view& m) { return detail::shape_string({rows(m), cols(m)}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
+    detail::require_row_range(begin, end, m.rows, "thrust_backend::slice_rows");
     return matrix_view(m.data + begin * m.cols, end - begin, m.cols, m.owned);
   }
 

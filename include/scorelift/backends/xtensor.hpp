@@ -64,6 +64,7 @@ struct xtensor_backend {
   static std::string shape_string(const matrix_view& m) { return detail::shape_string({m.rows, m.cols}); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
+    detail::require_row_range(begin, end, m.rows, "xtensor_backend::slice_rows");
     return matrix_view(m.data + begin * m.cols, end - begin, m.cols, m.owned);
   }
 

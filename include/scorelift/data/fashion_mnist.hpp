@@ -15,9 +15,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "scorelift/data/idx.hpp"
+#include "scorelift/detail/checked_arithmetic.hpp"
 #include "scorelift/errors.hpp"
 
 namespace scorelift::data {
@@ -39,9 +41,23 @@ struct image_dataset {
   index_t dimension() const { return height * width; }
   /// The first pixel of image i (its row of the N × D matrix), 0 <= i < count.
   const float* image(index_t i) const {
+    require_consistent("image_dataset::image");
     scorelift::detail::require(i >= 0 && i < count, "image_dataset::image", "argument 'i' is ", i,
                                " but the dataset holds images [0, ", count, ")");
     return pixels.data() + i * dimension();
+  }
+  /// The sizes agree with the vectors (a dataset edited by hand may not): what is read through
+  /// raw pointers (image(), to_tensors) is then inside them.
+  void require_consistent(std::string_view where) const {
+    const bool extents = count >= 0 && height >= 0 && width >= 0;
+    const index_t expected = extents ? scorelift::detail::checked_multiply(
+                                           count, scorelift::detail::checked_multiply(height, width, where, "height × width"),
+                                           where, "count × height × width")
+                                     : -1;
+    scorelift::detail::require(extents && static_cast<index_t>(pixels.size()) == expected &&
+                                   static_cast<index_t>(labels.size()) == count,
+                               where, "the dataset says count = ", count, ", height = ", height, ", width = ", width,
+                               " but holds ", pixels.size(), " pixels and ", labels.size(), " labels");
   }
 };
 

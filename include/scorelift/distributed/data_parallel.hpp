@@ -39,11 +39,12 @@ struct data_parallel_options {
 
 class data_parallel {
  public:
-  /// Replicates `parameters` (and `buffers`, e.g. a residual stack's sign state) over `group`, which
-  /// must outlive this object. The tensors are kept as handles: the module's own parameters are updated.
+  /// Replicates `parameters` (and `buffers`, e.g. a residual stack's sign state) over `group` (kept as a
+  /// copy, which shares its c10d backend). The tensors are kept as handles: the module's own parameters
+  /// are updated.
   data_parallel(const process_group& group, std::vector<torch::Tensor> parameters, std::vector<torch::Tensor> buffers = {},
                 const data_parallel_options& options = {})
-      : group_(&group), parameters_(std::move(parameters)), buffers_(std::move(buffers)), options_(options) {
+      : group_(group), parameters_(std::move(parameters)), buffers_(std::move(buffers)), options_(options) {
     scorelift::detail::require(options.bucket_bytes > 0, "data_parallel", "argument 'bucket_bytes' is 0");
     parameter_buckets_ = make_buckets(parameters_);
     buffer_buckets_ = make_buckets(buffers_);
@@ -54,14 +55,14 @@ class data_parallel {
     return data_parallel(group, module.parameters(), module.buffers(), options);
   }
 
-  const process_group& group() const { return *group_; }
+  const process_group& group() const { return group_; }
   gradient_reduction reduction() const { return options_.reduction; }
   std::size_t bucket_count() const { return parameter_buckets_.size(); }
 
   /// Every replica takes rank 0's parameters and buffers (call once before training, and after
   /// loading a checkpoint on rank 0 only).
   void broadcast_from_main() {
-    if (!group_->is_distributed()) return;
+    if (!group_.is_distributed()) return;
     torch::NoGradGuard no_grad;
     // Everything is received before anything is written: a broadcast that fails half-way (a peer
     // gone) leaves this replica's tensors as they were, not part rank 0's and part its own.
@@ -73,7 +74,7 @@ class data_parallel {
 
   /// Buffers only (state updated outside the optimiser step, e.g. signs kept by rank 0).
   void broadcast_buffers() {
-    if (!group_->is_distributed()) return;
+    if (!group_.is_distributed()) return;
     torch::NoGradGuard no_grad;
     write_back(buffer_buckets_, buffers_, receive(buffer_buckets_, buffers_, "the buffers"));
   }
@@ -82,10 +83,10 @@ class data_parallel {
   /// gradient on this rank counts as zero (and gets a zero gradient), so every rank reduces the same
   /// layout even when a branch went unused on one of them.
   void synchronise_gradients() {
-    if (!group_->is_distributed()) return;
+    if (!group_.is_distributed()) return;
     const auto start = std::chrono::steady_clock::now();
     torch::NoGradGuard no_grad;
-    const double divisor = options_.reduction == gradient_reduction::mean ? group_->world_size() : 1.0;
+    const double divisor = options_.reduction == gradient_reduction::mean ? group_.world_size() : 1.0;
     // Two passes: every bucket is reduced before any gradient is written, so an all-reduce that fails
     // (a peer gone, a timeout) leaves every local gradient as backward made it. Each bucket keeps its
     // own flat buffer across steps anyway (a fresh multi-MB buffer every step page-faults), so the
@@ -99,7 +100,7 @@ class data_parallel {
           part.zero_();
         }
       });
-      group_->all_reduce_sum(bucket.flat, "the gradients");
+      group_.all_reduce_sum(bucket.flat, "the gradients");
       if (divisor != 1.0) bucket.flat.div_(divisor);
     }
     for (auto& bucket : parameter_buckets_) {
@@ -171,7 +172,7 @@ class data_parallel {
     for (const auto& b : buckets) {
       torch::Tensor flat = torch::empty({b.numel}, tensors[b.members.front()].options());
       for_each_part(b, tensors, flat, [](torch::Tensor& t, torch::Tensor part) { part.copy_(t.detach()); });
-      group_->broadcast(flat, 0, what);
+      group_.broadcast(flat, 0, what);
       flats.push_back(std::move(flat));
     }
     return flats;
@@ -183,7 +184,7 @@ class data_parallel {
       for_each_part(buckets[i], tensors, flats[i], [](torch::Tensor& t, const torch::Tensor& part) { t.detach().copy_(part); });
   }
 
-  const process_group* group_;
+  process_group group_;  // a copy: copies share the c10d backend, and a temporary group cannot dangle
   std::vector<torch::Tensor> parameters_, buffers_;
   data_parallel_options options_;
   std::vector<bucket> parameter_buckets_, buffer_buckets_;

@@ -24,11 +24,11 @@ namespace scorelift::distributed {
 
 enum class lifted_statistics { local, global };
 
-/// Sums the lifted half sums over `group` (one all-reduce of 4 + 5L doubles). The group must outlive
-/// the reducer. For a single process it is the identity.
+/// Sums the lifted half sums over `group` (one all-reduce of 4 + 5L doubles). The reducer keeps a copy
+/// of the group (copies share its c10d backend). For a single process it is the identity.
 inline lifted_sums_reducer global_lifted_sums(const process_group& group) {
   if (!group.is_distributed()) return {};
-  return [&group](std::span<double> sums) { group.all_reduce_sum(sums, "the lifted half sums"); };
+  return [group](std::span<double> sums) { group.all_reduce_sum(sums, "the lifted half sums"); };
 }
 
 /// The reducer `statistics` asks for: global_lifted_sums for global, none for local.

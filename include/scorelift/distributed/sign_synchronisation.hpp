@@ -52,9 +52,9 @@ inline void update_signs(const process_group& group, torch_ext::ResidualStack& s
 }
 
 /// Sums per-noise-level sign statistics (sign_tracker::level_sums) over `group` in place: one
-/// all-reduce of [sums, counts]. The group must outlive the returned function.
+/// all-reduce of [sums, counts]. The function keeps a copy of the group (copies share its backend).
 inline std::function<void(level_alignment_sums&)> level_sums_over(const process_group& group) {
-  return [&group](level_alignment_sums& sums) {
+  return [group](level_alignment_sums& sums) {
     if (!group.is_distributed()) return;
     std::vector<double> packed(sums.sums.begin(), sums.sums.end());
     packed.insert(packed.end(), sums.counts.begin(), sums.counts.end());

@@ -36,6 +36,7 @@ struct curl_free_kernel {
 
   /// K(x, y) = −2ψ'(s) I − 4ψ''(s) r rᵀ for one pair, as a D×D matrix.
   matrix_type value(const view_type& x, const view_type& y) const {
+    detail::require_one_pair<scalar_type>(x, y, "curl_free_kernel::value");
     const matrix_type r = (x - y).transpose();  // D×1
     const scalar_type s = r.squaredNorm();
     return scalar_type(-2) * profile.template derivative<1>(s) * matrix_type::Identity(x.cols(), x.cols()) -
@@ -44,6 +45,7 @@ struct curl_free_kernel {
 
   /// φ(r) = ψ(‖r‖²) for one pair (tests: K = −∇∇ᵀφ).
   scalar_type potential(const view_type& x, const view_type& y) const {
+    detail::require_one_pair<scalar_type>(x, y, "curl_free_kernel::potential");
     return profile.template derivative<0>((x - y).squaredNorm());
   }
 
@@ -52,7 +54,7 @@ struct curl_free_kernel {
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), a_(x.rows(), y.rows()), row_bounds_(x.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), a_(checked_rows(x, y), y.rows()), row_bounds_(x.rows()) {
       // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache; S itself is not
       // kept (divergence_sum and laplacian_sum remake its tiles), nor is B when ψ''/ψ' is a constant
       if constexpr (!Profile::has_constant_ratio) b_.resize(x.rows(), y.rows());
@@ -70,6 +72,7 @@ struct curl_free_kernel {
     /// C made and used tile by tile (tiled_weighted_differences): each product streams A and B from
     /// memory once instead of writing and re-reading an N×M buffer four times.
     matrix_type apply(const view_type& w) const {
+      detail::require_coefficients<scalar_type>(w, y_.rows(), y_.cols(), "curl_free_kernel::block::apply", "w");
       const column_vector<scalar_type> v = y_.cwiseProduct(w).rowwise().sum();  // vⱼ = yⱼᵀwⱼ
       return detail::tiled_weighted_differences<scalar_type>(
           x_, y_, workspace_,
@@ -114,6 +117,7 @@ struct curl_free_kernel {
     /// Entry i: Σⱼ ∇φ(xᵢ − yⱼ)ᵀ wⱼ = Σⱼ 2ψ'(sᵢⱼ)(xᵢᵀwⱼ − yⱼᵀwⱼ) = −Σⱼ Aᵢⱼ rᵢⱼᵀwⱼ,
     /// so that Σⱼ K(x, yⱼ) wⱼ = ∇ₓ[−Σⱼ ∇φ(x − yⱼ)ᵀwⱼ].
     column_vector<scalar_type> potential_apply(const view_type& w) const {
+      detail::require_coefficients<scalar_type>(w, y_.rows(), y_.cols(), "curl_free_kernel::block::potential_apply", "w");
       return (-a_ * projections(w)).rowwise().sum().matrix();
     }
 
@@ -150,6 +154,7 @@ struct curl_free_kernel {
     /// M = 50), far below the estimator's statistical error.
     matrix_type normal_matrix(const view_type& p) const {
       const index_t n = x_.rows(), m = y_.rows(), d = x_.cols(), md = m * d;
+      detail::require_coefficients<scalar_type>(p, md, p.cols(), "curl_free_kernel::block::normal_matrix", "p");
       constexpr index_t chunk = 256;  // rows of U and C made at a time (1.6 MB each at MD = 800)
       matrix_type u(std::min(chunk, n), md), c(std::min(chunk, n), md);
       matrix_type y = matrix_type::Zero(md, md), uu = matrix_type::Zero(md, md), au = matrix_type::Zero(m, md);
@@ -221,6 +226,12 @@ struct curl_free_kernel {
       const column_vector<scalar_type> d = y_.cwiseProduct(w).rowwise().sum();
       workspace_.rowwise() -= d.transpose().array();
       return workspace_;
+    }
+
+    /// N, once X and Y are known to share D (the members are made from them next).
+    static index_t checked_rows(const view_type& x, const view_type& y) {
+      detail::require_block_operands<scalar_type>(x, y, "curl_free_kernel::make_block");
+      return x.rows();
     }
 
     Profile profile_;

@@ -31,6 +31,7 @@ struct diagonal_kernel {
 
   /// K(x, y) for one pair, as a D×D matrix (tests and small-scale use).
   matrix_type value(const view_type& x, const view_type& y) const {
+    detail::require_one_pair<scalar_type>(x, y, "diagonal_kernel::value");
     const scalar_type s = (x - y).squaredNorm();
     return profile.template derivative<0>(s) * matrix_type::Identity(x.cols(), x.cols());
   }
@@ -41,7 +42,7 @@ struct diagonal_kernel {
   class block {
    public:
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), k_(x.rows(), y.rows()), row_bounds_(x.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), k_(checked_rows(x, y), y.rows()), row_bounds_(x.rows()) {
       // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache; S itself is not kept (divergence_sum remakes it)
       if (detail::same_samples<scalar_type>(x, y)) {
         // Symmetric: the blocks on and below the diagonal, each written to its mirror position while
@@ -70,7 +71,10 @@ struct diagonal_kernel {
     }
 
     /// Row i: Σⱼ K(xᵢ, yⱼ) wⱼ = (k W)ᵢ, with k read in place (thin_product.hpp).
-    matrix_type apply(const view_type& w) const { return detail::thin_product<scalar_type>(k_.matrix(), w); }
+    matrix_type apply(const view_type& w) const {
+      detail::require_coefficients<scalar_type>(w, y_.rows(), w.cols(), "diagonal_kernel::block::apply", "w");
+      return detail::thin_product<scalar_type>(k_.matrix(), w);
+    }
 
     /// Row i: Σⱼ div_y K(xᵢ, yⱼ) = Σⱼ ∇_y k(xᵢ, yⱼ) = Σⱼ −2ψ'(sᵢⱼ)(xᵢ − yⱼ).
     /// ψ' = ψ·ρ₀(s) (the profile's ratio ψ'/ψ) reuses k instead of another transcendental pass; the tile
@@ -119,6 +123,7 @@ struct diagonal_kernel {
     /// matrix of the Nyström normal equations (tikhonov.hpp). Φ is only N×r, so it is formed, in chunks
     /// of rows (a cache-sized buffer instead of fresh pages for all of Φ).
     matrix_type normal_matrix(const view_type& p) const {
+      detail::require_coefficients<scalar_type>(p, y_.rows(), p.cols(), "diagonal_kernel::block::normal_matrix", "p");
       constexpr index_t chunk = 256;
       const index_t n = k_.rows();
       matrix_type phi(std::min(chunk, n), p.cols());
@@ -136,6 +141,12 @@ struct diagonal_kernel {
     scalar_type norm_bound() const { return row_bounds_.maxCoeff(); }
 
    private:
+    /// N, once X and Y are known to share D (the members are made from them next).
+    static index_t checked_rows(const view_type& x, const view_type& y) {
+      detail::require_block_operands<scalar_type>(x, y, "diagonal_kernel::make_block");
+      return x.rows();
+    }
+
     Profile profile_;
     view_type x_, y_;
     array_type k_;

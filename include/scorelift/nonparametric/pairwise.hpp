@@ -345,5 +345,31 @@ void require_queries(const matrix_view<Scalar>& x, index_t fitted_dim, std::stri
   require_no_distance_overflow<Scalar>(x, where, "x");
 }
 
+/// A kernel block is made between two sample sets of one dimension D (X: N×D, Y: M×D).
+template <class Scalar>
+void require_block_operands(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y, std::string_view where) {
+  scorelift::detail::require(x.cols() == y.cols(), where, "argument 'x' has shape ",
+                             scorelift::detail::shape_string({x.rows(), x.cols()}), " but 'y' has shape ",
+                             scorelift::detail::shape_string({y.rows(), y.cols()}), " (one dimension D for both)");
+}
+
+/// A kernel's value(x, y) is for one pair of points: two 1×D rows.
+template <class Scalar>
+void require_one_pair(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y, std::string_view where) {
+  require_block_operands<Scalar>(x, y, where);
+  scorelift::detail::require(x.rows() == 1 && y.rows() == 1, where, "arguments 'x' and 'y' have ", x.rows(), " and ",
+                             y.rows(), " rows but one point each (1×D) was expected");
+}
+
+/// A block's product takes coefficients shaped `rows`×`cols` (e.g. W: one D-vector per row of Y); the
+/// products read them through raw pointers (thin_product.hpp), so a wrong shape is refused, not read past.
+template <class Scalar>
+void require_coefficients(const matrix_view<Scalar>& w, index_t rows, index_t cols, std::string_view where,
+                          const char* name) {
+  scorelift::detail::require(w.rows() == rows && w.cols() == cols, where, "argument '", name, "' has shape ",
+                             scorelift::detail::shape_string({w.rows(), w.cols()}), " but ",
+                             scorelift::detail::shape_string({rows, cols}), " was expected");
+}
+
 }  // namespace detail
 }  // namespace scorelift::nonparametric

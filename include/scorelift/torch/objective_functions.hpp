@@ -97,6 +97,10 @@ inline prepared_inputs prepare_inputs(const torch::Tensor& modes, const objectiv
   }
   if (in.weights.defined()) {
     check(in.weights, "weights", {batch});
+    // Checked here, not only by the core: the fused path runs first and would take any weight.
+    const double smallest = batch == 0 ? 1.0 : in.weights.min().item<double>();
+    require(smallest > 0.0, where, "argument 'weights' has minimum ", smallest,
+            " but weights must be positive (leave a sample out rather than weighting it by 0)");
     out.weights = in.weights;
   }
   if (in.signs.defined()) {

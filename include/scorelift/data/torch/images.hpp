@@ -16,6 +16,7 @@ struct image_tensors {
 };
 
 inline image_tensors to_tensors(const image_dataset& data) {
+  data.require_consistent("to_tensors");
   image_tensors out;
   // from_blob does not take ownership; clone() copies into tensor-owned memory.
   out.pixels = torch::from_blob(const_cast<float*>(data.pixels.data()), {data.count, data.dimension()},

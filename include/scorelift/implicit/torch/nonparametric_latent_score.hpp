@@ -44,7 +44,7 @@ class nonparametric_latent_score final : public latent_score_estimator {
                     " but [N, D] was expected");
     const index_t n = z.size(0);
     const index_t block = particles_ == 0 ? n : particles_;
-    scorelift::detail::require(n % block == 0 && block >= 2, where, "argument 'z' has shape ", scorelift::detail::tensor_shape_string(z),
+    scorelift::detail::require(block >= 2 && n % block == 0, where, "argument 'z' has shape ", scorelift::detail::tensor_shape_string(z),
                     " but rows must come in blocks of ", block, " particles");
     const torch::Tensor host = z.detach().to(torch::kCPU, torch::kFloat64).contiguous();
     const Eigen::Map<const row_matrix> all(host.data_ptr<double>(), n, z.size(1));
