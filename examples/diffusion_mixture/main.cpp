@@ -83,17 +83,17 @@ namespace {
 int run(int argc, char** argv) {
   config cfg;
   CLI::App app{"DSM vs LDSE diffusion on Gaussian mixtures with exact noisy scores"};
-  app.add_option("--targets", cfg.targets, "2d and/or 8d");
-  app.add_option("--steps", cfg.steps, "training steps per run");
-  app.add_option("--batch", cfg.batch, "batch size");
-  app.add_option("--seeds", cfg.seeds, "seeds per method");
-  app.add_option("--samples", cfg.samples, "generated samples per run");
-  app.add_option("--sampling-steps", cfg.sampling_steps, "DDIM steps");
-  app.add_option("--hidden", cfg.hidden, "MLP width");
-  app.add_option("--lr", cfg.lr, "Adam learning rate");
+  app.add_option("--targets", cfg.targets, "2d and/or 8d")->check(CLI::IsMember({"2d", "8d"}));
+  app.add_option("--steps", cfg.steps, "training steps per run")->check(CLI::PositiveNumber);
+  app.add_option("--batch", cfg.batch, "batch size")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--seeds", cfg.seeds, "seeds per method")->check(CLI::Range(1, 1000));
+  app.add_option("--samples", cfg.samples, "generated samples per run")->check(CLI::Range(2, 1 << 22));
+  app.add_option("--sampling-steps", cfg.sampling_steps, "DDIM steps")->check(CLI::Range(1, cfg.timesteps));
+  app.add_option("--hidden", cfg.hidden, "MLP width")->check(CLI::PositiveNumber);
+  app.add_option("--lr", cfg.lr, "Adam learning rate")->check(CLI::PositiveNumber);
   app.add_option("--out", cfg.out, "output directory");
   app.add_option("--device", cfg.device, "cpu or cuda");
-  app.add_option("--threads", cfg.threads, "LibTorch CPU threads");
+  app.add_option("--threads", cfg.threads, "LibTorch CPU threads")->check(CLI::Range(1, 256));
   app.add_flag("--symmetric", cfg.symmetric, "one timestep per batch (symmetric LDSE) instead of one per sample");
   app.add_flag("--smoke", cfg.smoke, "a few steps, one seed, small sample (CTest)");
   bool full = false;

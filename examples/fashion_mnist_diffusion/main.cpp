@@ -78,7 +78,7 @@ int run(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the run (noise, batches, sampling)");
   app.add_option("--samples", samples, "images to generate");
   app.add_option("--train-images", train_images, "use only the first N training images (0 = all)");
-  app.add_option("--lr", lr, "Adam learning rate");
+  app.add_option("--lr", lr, "Adam learning rate")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "LibTorch CPU threads");
   app.add_option("--device", device_name, "cpu or cuda");
   app.add_option("--data", data_dir, "directory of the IDX files (default: Debian's dataset-fashion-mnist)");

@@ -113,7 +113,8 @@ int run(int argc, char** argv) {
   app.add_option("--hidden", cfg.hidden, "width of the encoder / decoder MLPs")->check(CLI::PositiveNumber);
   app.add_option("--score-hidden", cfg.score_hidden, "width of the score networks")->check(CLI::PositiveNumber);
   app.add_option("--particles", cfg.particles, "z samples per image for Stein / SSGE in the VAE")->check(CLI::Range(2, 1024));
-  app.add_option("--learning-rate", cfg.learning_rate, "RMSProp learning rate (paper: 1e-4 for 400k steps)");
+  app.add_option("--learning-rate", cfg.learning_rate, "RMSProp learning rate (paper: 1e-4 for 400k steps)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--score-learning-rate", cfg.score_learning_rate,
                  "RMSProp learning rate of the score networks (0 = --learning-rate)")->check(CLI::NonNegativeNumber);
   app.add_option("--score-steps", cfg.score_steps, "score-estimator updates per autoencoder update")
@@ -122,12 +123,14 @@ int run(int argc, char** argv) {
                  "gvae: measure the entropy gradient's fidelity every N steps (cosine, relative error)")
       ->check(CLI::PositiveNumber);
   app.add_option("--wae-sigma", cfg.wae_sigma, "fixed σ of the WAE encoder z = μ(x) + σε");
-  app.add_option("--train-images", cfg.train_images, "use the first N training images (0 = all)");
+  app.add_option("--train-images", cfg.train_images, "use the first N training images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--evaluation-images", cfg.evaluation.images, "test images for reconstruction / WAE objective / FD");
   app.add_option("--entropy-images", cfg.evaluation.entropy_images, "test images whose h(q(z|x)) is estimated (VAE)");
   app.add_option("--entropy-particles", cfg.evaluation.entropy_particles, "particles per image for the k-NN entropy");
   app.add_option("--generated", cfg.evaluation.generated, "prior samples decoded for the Fréchet distance");
-  app.add_option("--classifier-epochs", cfg.classifier_epochs, "epochs of the feature classifier (when not cached)");
+  app.add_option("--classifier-epochs", cfg.classifier_epochs, "epochs of the feature classifier (when not cached)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--classifier-cache", cfg.classifier_cache, "classifier weights file (default: next to the binary)");
   app.add_option("--models", cfg.models,
                  "comma list of vae, wae, gvae (Gaussian posterior trained through the estimator: fidelity tracked)");
@@ -155,8 +158,12 @@ int run(int argc, char** argv) {
     cfg.fidelity_every = 2;
     if (cfg.classifier_cache.empty()) cfg.classifier_cache = cfg.out_dir + "/smoke_classifier.pt";
   }
+  // The shared cache next to the binary holds the classifier trained on all 60000 images; a run on a
+  // subset trains and keeps its own in --out, so it never replaces the shared one.
   if (cfg.classifier_cache.empty())
-    cfg.classifier_cache = (std::filesystem::path(argv[0]).parent_path() / "fashion_mnist_classifier.pt").string();
+    cfg.classifier_cache = cfg.train_images == 0
+                               ? (std::filesystem::path(argv[0]).parent_path() / "fashion_mnist_classifier.pt").string()
+                               : cfg.out_dir + "/classifier_" + std::to_string(cfg.train_images) + "_images.pt";
   torch::set_num_threads(std::max(1, static_cast<int>(torch::get_num_threads())));
   std::filesystem::create_directories(cfg.out_dir);
 

@@ -62,6 +62,9 @@ std::vector<any_target> make_targets(const std::vector<std::string>& names, cons
 /// The methods of `families` (ism, ssm, ssm-vr, dsm, lse) that apply in dimension `dim`.
 std::vector<method> make_methods(index_t dim, index_t max_ism_dim, const std::vector<double>& sigmas,
                                  const std::vector<std::string>& families) {
+  for (const auto& family : families)
+    if (family != "ism" && family != "ssm" && family != "ssm-vr" && family != "dsm" && family != "lse")
+      throw CLI::ValidationError("--methods", "unknown method family '" + family + "' (ism, ssm, ssm-vr, dsm, lse)");
   const auto wanted = [&](const std::string& family) {
     return std::find(families.begin(), families.end(), family) != families.end();
   };
@@ -122,7 +125,8 @@ int run(int argc, char** argv) {
               methods_flag = "ism,ssm,ssm-vr,dsm,lse", statistics_flag = "global";
   double timeout_seconds = 300;
   app.add_flag("--full", full, "full run: 2000 steps, 128-wide depth-3 nets, batch 256, funnel in D = 2, 5, 10");
-  app.add_option("--steps", steps, "training steps per run (default 300, or 2000 with --full)");
+  app.add_option("--steps", steps, "training steps per run (default 300, or 2000 with --full)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeds per method (mean ± std over them)")->check(CLI::Range(1, 100));
   app.add_option("--targets", targets_flag, "comma-separated: eight_gaussians,banana,funnel,hypercube,correlated");
   app.add_option("--funnel-dims", funnel_flag,
@@ -132,7 +136,7 @@ int run(int argc, char** argv) {
                  "comma-separated families: ism (D <= 10), ssm, ssm-vr, dsm, lse (L = 1, 2, 3)");
   app.add_option("--device", device_flag, "cpu or cuda");
   app.add_option("--batch", config.batch, "minibatch size")->check(CLI::Range(2, 1 << 20));
-  app.add_option("--lr", config.learning_rate, "Adam learning rate");
+  app.add_option("--lr", config.learning_rate, "Adam learning rate")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "LibTorch intra-op threads")->check(CLI::Range(1, 256));
   app.add_flag("--double", use_double, "train in float64 (default float32)");
   app.add_option("--out", out_dir, "directory for results.json and the plots");
@@ -179,10 +183,31 @@ int run(int argc, char** argv) {
     std::cout << "data-parallel: " << group.world_size() << " processes (" << group.backend_name() << "), global batch "
               << config.batch << ", lifted statistics " << statistics_flag << "\n";
 
+  // Whole entries only ("2x" is not 2), named by their flag when they are not numbers.
+  const auto number = [](const std::string& text, const char* flag) {
+    std::size_t used = 0;
+    double value = 0.0;
+    try {
+      value = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size()) throw CLI::ValidationError(flag, "'" + text + "' is not a number");
+    return value;
+  };
   std::vector<index_t> funnel_dims;
-  for (const auto& d : split(funnel_flag)) funnel_dims.push_back(std::stoll(d));
+  for (const auto& d : split(funnel_flag)) {
+    const double dim = number(d, "--funnel-dims");
+    if (dim != std::floor(dim)) throw CLI::ValidationError("--funnel-dims", "'" + d + "' is not a whole number");
+    funnel_dims.push_back(static_cast<index_t>(dim));
+  }
   std::vector<double> sigmas;
-  for (const auto& s : split(sigma_flag)) sigmas.push_back(std::stod(s));
+  for (const auto& text : split(sigma_flag)) {
+    const double sigma = number(text, "--dsm-sigmas");
+    if (!(std::isfinite(sigma) && sigma > 0.0))
+      throw CLI::ValidationError("--dsm-sigmas", "sigma = " + text + " but a DSM noise level must be finite and > 0");
+    sigmas.push_back(sigma);
+  }
   const auto targets = make_targets(split(targets_flag), funnel_dims);
   const auto options = torch::TensorOptions().dtype(config.dtype).device(config.device);
   const index_t max_ism_dim = 10;  // ISM takes D backward passes per step

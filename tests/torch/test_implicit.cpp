@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <numbers>
 #include <stdexcept>
@@ -421,4 +422,16 @@ TEST_CASE("parametric_latent_score: a batch refused for NaN leaves the estimator
   bad[3][1] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH_AS(refused_once.train_step(bad, {}), doctest::Contains("holds NaN or Inf"), scorelift::invalid_argument);
   for (int step = 0; step < 2; ++step) CHECK(refused_once.train_step(z, {}) == never_refused.train_step(z, {}));
+}
+
+TEST_CASE("load_or_train_classifier refuses settings that would cache an untrained classifier") {
+  const std::string cache = (std::filesystem::temp_directory_path() / "scorelift_untrained_classifier.pt").string();
+  std::filesystem::remove(cache);
+  const torch::Tensor images = torch::rand({10, 784});
+  const torch::Tensor labels = torch::randint(0, 10, {10}, torch::kInt64);
+  CHECK_THROWS_WITH_AS(im::load_or_train_classifier(cache, images, labels, {.epochs = 0}),
+                       doctest::Contains("would take no step"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::load_or_train_classifier(cache, images, labels, {.epochs = 1, .batch = 128}),
+                       doctest::Contains("on 10 images would take no step"), scorelift::invalid_argument);
+  CHECK(!std::filesystem::exists(cache));
 }

@@ -67,6 +67,11 @@ inline FeatureClassifier load_or_train_classifier(const std::string& cache_path,
   scorelift::detail::require(images.dim() == 2 && labels.dim() == 1 && images.size(0) == labels.size(0) && images.size(0) > 0,
                   "load_or_train_classifier", "argument 'images' has shape ", scorelift::detail::tensor_shape_string(images),
                   " but 'labels' has shape ", scorelift::detail::tensor_shape_string(labels));
+  // An untrained classifier must not reach the cache, where every later run would measure with it.
+  scorelift::detail::require(training.epochs >= 1 && training.batch >= 1 && images.size(0) >= training.batch,
+                             "load_or_train_classifier", "training with epochs = ", training.epochs, " and batch = ",
+                             training.batch, " on ", images.size(0), " images would take no step (need epochs >= 1 and ",
+                             "at least one batch of images)");
   torch::manual_seed(training.seed);
   torch::optim::Adam optimizer(classifier->parameters(), torch::optim::AdamOptions(training.learning_rate));
   const index_t n = images.size(0);
