@@ -54,7 +54,7 @@ struct curl_free_kernel {
   class block {
    public:
     block(const curl_free_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), a_(checked_rows(x, y), y.rows()), row_bounds_(x.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), a_(detail::block_rows<scalar_type>(x, y, "curl_free_kernel::make_block"), y.rows()), row_bounds_(x.rows()) {
       // A = −2ψ'(S) and B = −4ψ''(S) = 2A·(ψ''/ψ'), tile by tile while S is in cache; S itself is not
       // kept (divergence_sum and laplacian_sum remake its tiles), nor is B when ψ''/ψ' is a constant
       if constexpr (!Profile::has_constant_ratio) b_.resize(x.rows(), y.rows());
@@ -226,12 +226,6 @@ struct curl_free_kernel {
       const column_vector<scalar_type> d = y_.cwiseProduct(w).rowwise().sum();
       workspace_.rowwise() -= d.transpose().array();
       return workspace_;
-    }
-
-    /// N, once X and Y are known to share D (the members are made from them next).
-    static index_t checked_rows(const view_type& x, const view_type& y) {
-      detail::require_block_operands<scalar_type>(x, y, "curl_free_kernel::make_block");
-      return x.rows();
     }
 
     Profile profile_;

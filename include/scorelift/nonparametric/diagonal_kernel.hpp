@@ -42,7 +42,7 @@ struct diagonal_kernel {
   class block {
    public:
     block(const diagonal_kernel& kernel, const view_type& x, const view_type& y)
-        : profile_(kernel.profile), x_(x), y_(y), k_(checked_rows(x, y), y.rows()), row_bounds_(x.rows()) {
+        : profile_(kernel.profile), x_(x), y_(y), k_(detail::block_rows<scalar_type>(x, y, "diagonal_kernel::make_block"), y.rows()), row_bounds_(x.rows()) {
       // kᵢⱼ = ψ(sᵢⱼ), tile by tile while S is in cache; S itself is not kept (divergence_sum remakes it)
       if (detail::same_samples<scalar_type>(x, y)) {
         // Symmetric: the blocks on and below the diagonal, each written to its mirror position while
@@ -141,12 +141,6 @@ struct diagonal_kernel {
     scalar_type norm_bound() const { return row_bounds_.maxCoeff(); }
 
    private:
-    /// N, once X and Y are known to share D (the members are made from them next).
-    static index_t checked_rows(const view_type& x, const view_type& y) {
-      detail::require_block_operands<scalar_type>(x, y, "diagonal_kernel::make_block");
-      return x.rows();
-    }
-
     Profile profile_;
     view_type x_, y_;
     array_type k_;

@@ -111,7 +111,6 @@ class iterative_estimator : public detail::fitted_expansion<Kernel> {
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
   using view_type = matrix_view<scalar_type>;
-  using vector_type = column_vector<scalar_type>;
 
   explicit iterative_estimator(Kernel kernel = {}, Method method = {}) : kernel_(kernel), method_(method) {}
 

@@ -345,18 +345,20 @@ void require_queries(const matrix_view<Scalar>& x, index_t fitted_dim, std::stri
   require_no_distance_overflow<Scalar>(x, where, "x");
 }
 
-/// A kernel block is made between two sample sets of one dimension D (X: N×D, Y: M×D).
+/// N, the rows of a kernel block between X (N×D) and Y (M×D), once the two sets are known to share D
+/// (a block's constructor sizes its members with it).
 template <class Scalar>
-void require_block_operands(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y, std::string_view where) {
+index_t block_rows(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y, std::string_view where) {
   scorelift::detail::require(x.cols() == y.cols(), where, "argument 'x' has shape ",
                              scorelift::detail::shape_string({x.rows(), x.cols()}), " but 'y' has shape ",
                              scorelift::detail::shape_string({y.rows(), y.cols()}), " (one dimension D for both)");
+  return x.rows();
 }
 
 /// A kernel's value(x, y) is for one pair of points: two 1×D rows.
 template <class Scalar>
 void require_one_pair(const matrix_view<Scalar>& x, const matrix_view<Scalar>& y, std::string_view where) {
-  require_block_operands<Scalar>(x, y, where);
+  block_rows<Scalar>(x, y, where);
   scorelift::detail::require(x.rows() == 1 && y.rows() == 1, where, "arguments 'x' and 'y' have ", x.rows(), " and ",
                              y.rows(), " rows but one point each (1×D) was expected");
 }

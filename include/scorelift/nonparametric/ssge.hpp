@@ -61,7 +61,6 @@ class ssge_estimator : public detail::fitted_expansion<Kernel> {
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
   using view_type = matrix_view<scalar_type>;
-  using vector_type = column_vector<scalar_type>;
 
   /// Columns per Krylov block (measured fastest of 8..32 at N = 500..2000, D = 16, where J = 17).
   static constexpr index_t krylov_block = 16;

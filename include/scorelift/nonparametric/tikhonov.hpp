@@ -89,7 +89,6 @@ class tikhonov_estimator : public detail::fitted_expansion<Kernel> {
   using scalar_type = typename Kernel::scalar_type;
   using matrix_type = row_matrix<scalar_type>;
   using view_type = matrix_view<scalar_type>;
-  using vector_type = column_vector<scalar_type>;
   using options_type = tikhonov_options<scalar_type>;
 
   explicit tikhonov_estimator(Kernel kernel = {}, options_type options = {}) : kernel_(kernel), options_(options) {}
