@@ -2,7 +2,8 @@
 // score matching.
 //
 // Slicing replaces tr ∇ₓf by E_v[vᵀ ∇ₓf v], which is exact in expectation whenever E[v vᵀ] = I:
-//   * rademacher: entries ±1 (the minimum-variance choice for a fixed Jacobian);
+//   * rademacher: entries ±1 (the minimum-variance choice for a fixed Jacobian among probes
+//                 with i.i.d. entries; a √D-sphere probe can do better on some Jacobians);
 //   * gaussian:   entries N(0, 1);
 //   * sphere:     uniform on the sphere of radius √D (v = √D g/‖g‖, g Gaussian), so ‖v‖² = D exactly.
 // Beware: a *unit*-sphere probe has E[v vᵀ] = I/D and makes the sliced loss D× smaller — the

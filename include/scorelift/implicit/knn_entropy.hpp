@@ -5,7 +5,7 @@
 //
 // where ε_i is the Euclidean distance from sample i to its k-th nearest other sample. It is
 // consistent (ĥ → h as N → ∞) and, because ε_i scales with the samples, exactly equivariant:
-// ĥ(a·z) = ĥ(z) + D log |a|. The implicit-model example needs it because an implicit encoder has
+// ĥ(a·z + c) = ĥ(z) + D log |a|. The implicit-model example needs it because an implicit encoder has
 // no density: the entropy term of the ELBO / WAE objective on the test set is estimated this way,
 // the same way for every method (and checked against the exact entropy of the Gaussian posterior).
 // Cost: O(N² D) (brute-force distances), fine for the few hundred samples it is used with.
@@ -45,9 +45,12 @@ inline double knn_entropy(const Eigen::Ref<const Eigen::Matrix<double, Eigen::Dy
   detail::require(samples.allFinite(), where, "argument 'samples' of shape ", detail::shape_string({n, d}),
                   " has non-finite entries");
 
-  // Squared distances from ‖a‖² + ‖b‖² − 2⟨a, b⟩ (one matrix product), clamped at 0 against rounding.
-  const Eigen::VectorXd norms = samples.rowwise().squaredNorm();
-  Eigen::MatrixXd squared = -2.0 * (samples * samples.transpose());
+  // Squared distances from ‖a‖² + ‖b‖² − 2⟨a, b⟩ (one matrix product), clamped at 0 against rounding,
+  // on centred samples: the estimate is translation-invariant, and far from the origin the expansion
+  // would cancel ‖a‖² ≈ ⟨a, b⟩ ≫ ‖a − b‖² and round near neighbours to 0 (a false "duplicate").
+  const Eigen::MatrixXd centred = samples.rowwise() - samples.colwise().mean();
+  const Eigen::VectorXd norms = centred.rowwise().squaredNorm();
+  Eigen::MatrixXd squared = -2.0 * (centred * centred.transpose());
   squared.colwise() += norms;
   squared.rowwise() += norms.transpose();
 

@@ -2,7 +2,7 @@
 // asymmetric), their residual stacks, and the distance form. Value and input-gradients in one pass.
 //
 // Lifted objective (docs/DESIGN.md): minimise E‖s(x₁)s(x₂)ᵀ − f(x₁)f(x₂)ᵀ‖²_F over independent
-// x₁, x₂, which up to a constant is  −(E[sᵀf])² + ½ (E‖f‖²)².  A squared expectation is estimated
+// x₁, x₂: half of it is, up to a constant,  −(E[sᵀf])² + ½ (E‖f‖²)².  A squared expectation is estimated
 // without bias as the product of the means of two independent halves of the batch:
 //     A = rows [0, ⌊B/2⌋),  B-half = rows [⌊B/2⌋, B)   (odd B: the halves differ by one sample and
 //     each uses its own mean, so both factors stay unbiased; B < 2 is rejected).

@@ -58,8 +58,9 @@ inline sample_quality feature_sample_quality(const detail::row_matrix& generated
   // The cubic kernel (aᵀb/D + 1)³ was designed on Inception features, whose entries are O(1) (aᵀb/D of
   // order 0.1–1). This classifier's features are larger, and cubing aᵀb/D ≫ 1 made the subsets' spread
   // swamp the mean (measured: KID ± 40× its value for two sets of real images). Both sets are divided by
-  // the reference's root-mean-square entry, one fixed number: the estimate stays an unbiased MMD² of a
-  // fixed kernel.
+  // the reference's root-mean-square entry, one number. The kernel is then fixed by the reference set, so
+  // the MMD² is unbiased given that scale; the scale's own dependence on the sample is over N·F entries,
+  // a negligible bias next to the subsets' spread.
   const double scale = std::sqrt(reference.squaredNorm() / static_cast<double>(reference.size()));
   scorelift::detail::require(scale > 0.0 && std::isfinite(scale), "feature_sample_quality",
                              "the reference features' root-mean-square entry is ", scale, ", not finite and > 0");
