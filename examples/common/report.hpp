@@ -119,10 +119,19 @@ inline std::string blas_library_in_use() {
   return path;
 }
 
-/// Runs `python3 <script> <args>` with Debian's interpreter (it has matplotlib); returns success.
+/// `argument` as one POSIX shell word: wrapped in single quotes, each ' inside written as '\'' (close the
+/// quotes, an escaped quote, reopen), so an output path with spaces, $ or quotes reaches the script intact.
+inline std::string shell_quoted(const std::string& argument) {
+  std::string quoted = "'";
+  for (const char c : argument) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+/// Runs `python3 <script> <arguments...>` with Debian's interpreter (it has matplotlib); returns success.
 /// Plotting is optional: a missing interpreter or library prints a note instead of failing the run.
-inline bool run_plot_script(const std::string& script, const std::string& args) {
-  const std::string command = "MPLBACKEND=Agg /usr/bin/python3 '" + script + "' " + args;
+inline bool run_plot_script(const std::string& script, const std::vector<std::string>& arguments) {
+  std::string command = "MPLBACKEND=Agg /usr/bin/python3 " + shell_quoted(script);
+  for (const auto& argument : arguments) command += " " + shell_quoted(argument);
   const int rc = std::system(command.c_str());
   if (rc != 0) std::cerr << "note: plotting failed (" << command << ")\n";
   return rc == 0;

@@ -218,7 +218,7 @@ int run(int argc, char** argv) {
   std::cout << "\nwrote " << json_path << '\n';
   if (cfg.plot)
     scorelift::examples::run_plot_script(std::string(SCORELIFT_SOURCE_DIR) + "/examples/diffusion_mixture/plot.py",
-                                         "'" + json_path + "' '" + cfg.out + "'");
+                                         {json_path, cfg.out});
   return 0;
 }
 }  // namespace

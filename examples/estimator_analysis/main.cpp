@@ -244,7 +244,7 @@ int run(int argc, char** argv) {
   std::ofstream(path) << report.dump(1);
   std::cout << "\nwrote " << path << " (" << ex::format_number(seconds) << " s)" << std::endl;  // before python prints
   if (!no_plot)
-    ex::run_plot_script(std::string(SCORELIFT_SOURCE_DIR) + "/examples/estimator_analysis/plot.py", "'" + path + "' '" + out_dir + "'");
+    ex::run_plot_script(std::string(SCORELIFT_SOURCE_DIR) + "/examples/estimator_analysis/plot.py", {path, out_dir});
   return 0;
 }
 

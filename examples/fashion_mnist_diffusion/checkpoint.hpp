@@ -70,10 +70,14 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
   std::filesystem::rename(partial, path);
 }
 
-/// Loads a checkpoint written by save_checkpoint into the (already constructed) nets, optimiser and
-/// sign state; returns the step it was written at. An empty, truncated, corrupted, foreign or
-/// other-version file, or one written with other shape flags, is refused with a message saying which;
-/// the file itself is never modified.
+/// Loads a checkpoint written by save_checkpoint into the (already constructed) nets, weight averages,
+/// optimiser and sign state; returns the step it was written at. An empty, truncated, corrupted, foreign or
+/// other-version file, one written with other shape flags or without the weight averages this run samples
+/// from, is refused with a message saying which; the file itself is never modified.
+///
+/// All or nothing: every part is read and checked into copies (nets of the same shape, averages, the sign
+/// table) before the optimiser's state is loaded, and only then are the copies taken. A refused file leaves
+/// the run's state as it was, apart from a failure inside LibTorch's own optimiser loader.
 inline int64_t load_checkpoint(const std::string& path, const checkpoint_config& config,
                                std::vector<diffusion::torch_ext::UNet>& nets, std::vector<torch_ext::weight_ema>& averages,
                                torch::optim::Optimizer& optimiser, std::optional<sign_tracker>& signs,
@@ -93,47 +97,77 @@ inline int64_t load_checkpoint(const std::string& path, const checkpoint_config&
                    ")");
     }
   };
+  // The small fields as host int64 vectors: the archive is loaded onto `device`, and a CUDA tensor's
+  // data_ptr is not readable from the host.
+  const auto integers = [&](torch::serialize::InputArchive& archive, const char* key) {
+    torch::Tensor field;
+    readable(key, [&] {
+      archive.read(key, field);
+      field = field.to(torch::kCPU, torch::kInt64).contiguous();
+    });
+    return std::vector<int64_t>(field.data_ptr<int64_t>(), field.data_ptr<int64_t>() + field.numel());
+  };
   torch::serialize::InputArchive archive;
   readable("its archive", [&] { archive.load_from(path, device); });
-  torch::Tensor format, stored_config, step;
-  readable("its format field", [&] { archive.read("format", format); });
-  detail::require(format.numel() == 1 && format.item<int64_t>() == checkpoint_format, where, "checkpoint '", path,
-                  "' has format ", format.numel() == 1 ? format.item<int64_t>() : -1, " but this program reads format ",
-                  checkpoint_format);
-  readable("its configuration", [&] { archive.read("config", stored_config); });
+  const auto format = integers(archive, "format");
+  detail::require(format.size() == 1 && format[0] == checkpoint_format, where, "checkpoint '", path, "' has format ",
+                  format.size() == 1 ? format[0] : -1, " but this program reads format ", checkpoint_format);
+  const auto stored = integers(archive, "config");
   const auto expected = config.shape_fields();
-  const std::vector<int64_t> stored(stored_config.data_ptr<int64_t>(),
-                                    stored_config.data_ptr<int64_t>() + stored_config.numel());
-  detail::require(stored == expected, "load_checkpoint", "checkpoint '", path,
-                  "' was written by a run with ", checkpoint_config::describe(stored), " but this run has ",
-                  checkpoint_config::describe(expected), ": pass the same flags to resume");
-  readable("its step", [&] { archive.read("step", step); });
+  detail::require(stored == expected, where, "checkpoint '", path, "' was written by a run with ",
+                  checkpoint_config::describe(stored), " but this run has ", checkpoint_config::describe(expected),
+                  ": pass the same flags to resume");
+  const auto step = integers(archive, "step");
+  detail::require(step.size() == 1 && step[0] >= 0 && step[0] < (int64_t{1} << 40), where, "checkpoint '", path,
+                  "' holds no valid step count (a whole number from 0)");
+
+  // Every part into a copy first.
+  std::vector<diffusion::torch_ext::UNet> staged_nets;
   for (std::size_t l = 0; l < nets.size(); ++l) {
+    staged_nets.emplace_back(nets[l]->options());
+    staged_nets.back()->to(device);
     torch::serialize::InputArchive net;
     readable("a network", [&] {
       archive.read("net" + std::to_string(l), net);
-      nets[l]->load(net);
+      staged_nets.back()->load(net);
     });
   }
-  for (std::size_t l = 0; l < averages.size(); ++l) {
+  std::vector<torch_ext::weight_ema> staged_averages = averages;
+  for (std::size_t l = 0; l < staged_averages.size(); ++l) {
     torch::serialize::InputArchive average;
-    readable("a weight average", [&] {
-      archive.read("average" + std::to_string(l), average);
-      averages[l].load(average);
+    bool present = false;
+    readable("a weight average", [&] { present = archive.try_read("average" + std::to_string(l), average); });
+    detail::require(present, where, "checkpoint '", path,
+                    "' holds no weight averages (it was written with --ema 0): resume it with --ema 0");
+    readable("a weight average", [&] { staged_averages[l].load(average); });
+  }
+  std::optional<sign_tracker> staged_signs = signs;
+  if (staged_signs) {
+    torch::Tensor state;
+    readable("the signs", [&] {
+      archive.read("signs", state);
+      state = state.to(torch::kCPU, torch::kFloat64).contiguous();
     });
+    staged_signs->set_state(std::vector<double>(state.data_ptr<double>(), state.data_ptr<double>() + state.numel()));
   }
   torch::serialize::InputArchive optimiser_archive;
   readable("the optimiser state", [&] {
     archive.read("optimiser", optimiser_archive);
     optimiser.load(optimiser_archive);
   });
-  if (signs) {
-    torch::Tensor state;
-    readable("the signs", [&] { archive.read("signs", state); });
-    state = state.to(torch::kCPU).contiguous();
-    signs->set_state(std::vector<double>(state.data_ptr<double>(), state.data_ptr<double>() + state.numel()));
+
+  // Taken: in place for the nets (the optimiser holds their parameters), by moves for the rest.
+  {
+    torch::NoGradGuard no_grad;
+    for (std::size_t l = 0; l < nets.size(); ++l) {
+      const auto loaded = staged_nets[l]->named_parameters(), loaded_buffers = staged_nets[l]->named_buffers();
+      for (auto& parameter : nets[l]->named_parameters()) parameter.value().copy_(loaded[parameter.key()]);
+      for (auto& buffer : nets[l]->named_buffers()) buffer.value().copy_(loaded_buffers[buffer.key()]);
+    }
   }
-  return step.item<int64_t>();
+  averages = std::move(staged_averages);
+  signs = std::move(staged_signs);
+  return step[0];
 }
 
 }  // namespace scorelift::examples

@@ -63,28 +63,31 @@ int run(int argc, char** argv) {
   app.add_option("--preconditioning", preconditioning, "iddpm (ε on a cosine schedule, DDIM) or edm (Karras et al., Heun)")
       ->check(CLI::IsMember({"iddpm", "edm"}));
   app.add_option("--levels", levels, "residual levels L (one UNet each)")->check(CLI::Range(1, 4));
-  app.add_option("--steps", steps, "training steps");
-  app.add_option("--batch", batch, "batch size (LDSE needs >= 2)");
-  app.add_option("--channels", channels, "UNet base channels");
-  app.add_option("--timesteps", timesteps, "T of the cosine schedule");
-  app.add_option("--sampling-steps", sampling_steps, "DDIM steps (iddpm), Heun steps (edm; default 18 = 35 evaluations)");
+  app.add_option("--steps", steps, "training steps (0 with --resume: only sample)")->check(CLI::Range(0, 100000000));
+  app.add_option("--batch", batch, "batch size (LDSE needs >= 2)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--channels", channels, "UNet base channels (1..8, or a multiple of 8: the GroupNorm groups)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--timesteps", timesteps, "T of the cosine schedule")->check(CLI::Range(1, 1000000));
+  app.add_option("--sampling-steps", sampling_steps, "DDIM steps (iddpm, at most --timesteps), Heun steps (edm; default 18 = 35 evaluations)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--sign-bins", sign_bins, "edm: LDSE sign bins of ln sigma")->check(CLI::Range(1, 100000));
   app.add_option("--ema", ema_decay,
                  "decay of the weight average sampled from, warmed up as min(decay, (1+t)/(10+t)) (0: the trained weights)")
       ->check(CLI::Range(0.0, 0.999999));
   app.add_option("--metric-samples", metric_samples,
-                 "generate this many images and measure FD and KID against the test set (0 = off; the paper: >= 2000)");
+                 "generate this many images and measure FD and KID against the test set (0 = off; the paper: >= 2000)")
+      ->check(CLI::Range(0, 10000000));
   app.add_option("--classifier-cache", classifier_cache, "feature classifier weights (default: next to the binary)");
   app.add_option("--seed", seed, "seed of the run (noise, batches, sampling)");
-  app.add_option("--samples", samples, "images to generate");
-  app.add_option("--train-images", train_images, "use only the first N training images (0 = all)");
+  app.add_option("--samples", samples, "images to generate (the grid)")->check(CLI::Range(1, 100000));
+  app.add_option("--train-images", train_images, "use only the first N training images (0 = all)")->check(CLI::NonNegativeNumber);
   app.add_option("--lr", lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--threads", threads, "LibTorch CPU threads");
+  app.add_option("--threads", threads, "LibTorch CPU threads")->check(CLI::Range(1, 4096));
   app.add_option("--device", device_name, "cpu or cuda");
   app.add_option("--data", data_dir, "directory of the IDX files (default: Debian's dataset-fashion-mnist)");
   app.add_option("--out", out, "output directory");
   app.add_option("--checkpoint", checkpoint, "write nets, Adam state, signs and step here at the end of training");
-  app.add_option("--checkpoint-every", checkpoint_every, "also every N steps (0 = only at the end)");
+  app.add_option("--checkpoint-every", checkpoint_every, "also every N steps (0 = only at the end)")->check(CLI::NonNegativeNumber);
   app.add_option("--resume", resume, "continue from this checkpoint; --steps is the total to reach");
   app.add_flag("--smoke", smoke, "a few steps on a few images (CTest)");
   app.add_flag("--no-plot", no_plot, "skip the PNG");
@@ -96,6 +99,19 @@ int run(int argc, char** argv) {
   if (edm && app.count("--sampling-steps") == 0) sampling_steps = 18;
   if (smoke) batch = 8, channels = 8, sampling_steps = 4, samples = 4, train_images = 64, levels = 2;
   if (smoke && app.count("--metric-samples") == 0) metric_samples = 0;
+  // What the flags' ranges cannot say alone, refused before any data is read or step is taken (a bad
+  // --sampling-steps found after hours of training would lose the run).
+  const auto refuse = [](bool bad, const std::string& flag, const std::string& why) {
+    if (bad) throw CLI::ValidationError(flag, why);
+  };
+  refuse(objective == "ldse" && batch < 2, "--batch", std::to_string(batch) + " but LDSE needs pairs of samples (>= 2)");
+  refuse(channels > 8 && channels % 8 != 0, "--channels",
+         std::to_string(channels) + " but above 8 it must be a multiple of 8 (the UNet's GroupNorm groups)");
+  refuse(!edm && sampling_steps > timesteps, "--sampling-steps",
+         std::to_string(sampling_steps) + " but DDIM takes at most --timesteps = " + std::to_string(timesteps));
+  refuse(!checkpoint.empty() && std::filesystem::is_directory(checkpoint), "--checkpoint",
+         "'" + checkpoint + "' is a directory: name the file to write");
+  refuse(!resume.empty() && !std::filesystem::is_regular_file(resume), "--resume", "'" + resume + "' is not a file");
   const scorelift::examples::checkpoint_config checkpoint_config{objective, preconditioning, levels, channels,
                                                                  edm ? sign_bins : timesteps};
   torch::set_num_threads(std::max(1, threads));
@@ -331,7 +347,7 @@ int run(int argc, char** argv) {
   std::cout << "wrote " << json_path << '\n';
   if (!no_plot)
     scorelift::examples::run_plot_script(std::string(SCORELIFT_SOURCE_DIR) + "/examples/fashion_mnist_diffusion/plot.py",
-                                         "'" + json_path + "' '" + out + "'");
+                                         {json_path, out});
   if (!finite) {
     std::cerr << "error: non-finite loss or samples\n";
     return 1;

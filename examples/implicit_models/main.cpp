@@ -318,7 +318,7 @@ int run(int argc, char** argv) {
             << " s)\n";
   if (cfg.plot) {
     const std::string script = std::string(SCORELIFT_SOURCE_DIR) + "/examples/implicit_models/plot.py";
-    if (ex::run_plot_script(script, "'" + cfg.out_dir + "'"))
+    if (ex::run_plot_script(script, {cfg.out_dir}))
       std::cout << "wrote " << cfg.out_dir << "/samples_vae.png, samples_wae.png, frechet.png\n";
   }
   // Sanity for the smoke test: every measured number is finite, and every gvae run measured its fidelity.

@@ -297,7 +297,7 @@ int run(int argc, char** argv) {
   std::ofstream(json_path) << report.dump(1) << '\n';
   std::cout << "\nwrote " << json_path.string() << '\n';
   const std::string script = std::string(SCORELIFT_SOURCE_DIR) + "/examples/known_score_suite/plot.py";
-  if (!no_plot && ex::run_plot_script(script, "'" + json_path.string() + "' '" + out_dir + "'"))
+  if (!no_plot && ex::run_plot_script(script, {json_path.string(), out_dir}))
     std::cout << "wrote " << out_dir << "/score_fields.png, " << out_dir << "/curves_*.png\n";
   return 0;
 }

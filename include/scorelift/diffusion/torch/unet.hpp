@@ -87,6 +87,9 @@ class UNetImpl : public torch::nn::Module {
     out_ = register_module("out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, o.in_channels, 3).padding(1)));
   }
 
+  /// The options it was built with (a second UNet of the same shape: `UNet(net->options())`).
+  const unet_options& options() const { return options_; }
+
   /// ε̂(x̃, s) for images x [B, C, H, W] and a scalar label s [B] per sample (e.g. t/T).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& s) {
     scorelift::detail::require(x.dim() == 4 && x.size(1) == options_.in_channels && x.size(2) % 4 == 0 &&
