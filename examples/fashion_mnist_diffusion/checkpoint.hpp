@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -76,8 +77,9 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
 /// from, is refused with a message saying which; the file itself is never modified.
 ///
 /// All or nothing: every part is read and checked into copies (nets of the same shape, averages, the sign
-/// table) before the optimiser's state is loaded, and only then are the copies taken. A refused file leaves
-/// the run's state as it was, apart from a failure inside LibTorch's own optimiser loader.
+/// table) before the optimiser's state is loaded, and only then are the copies taken. LibTorch's optimiser
+/// loader writes into the live optimiser, so its state is saved to memory first and put back if that load
+/// throws: a refused file leaves the run's state as it was.
 inline int64_t load_checkpoint(const std::string& path, const checkpoint_config& config,
                                std::vector<diffusion::torch_ext::UNet>& nets, std::vector<torch_ext::weight_ema>& averages,
                                torch::optim::Optimizer& optimiser, std::optional<sign_tracker>& signs,
@@ -151,10 +153,24 @@ inline int64_t load_checkpoint(const std::string& path, const checkpoint_config&
     staged_signs->set_state(std::vector<double>(state.data_ptr<double>(), state.data_ptr<double>() + state.numel()));
   }
   torch::serialize::InputArchive optimiser_archive;
-  readable("the optimiser state", [&] {
-    archive.read("optimiser", optimiser_archive);
-    optimiser.load(optimiser_archive);
-  });
+  readable("the optimiser state", [&] { archive.read("optimiser", optimiser_archive); });
+  {
+    // One transient copy of the Adam moments (2× the parameters): the price of a loader that can fail
+    // half-way through the live optimiser.
+    torch::serialize::OutputArchive saved;
+    optimiser.save(saved);
+    std::ostringstream snapshot;
+    saved.save_to(snapshot);
+    try {
+      readable("the optimiser state", [&] { optimiser.load(optimiser_archive); });
+    } catch (...) {
+      std::istringstream restore(snapshot.str());
+      torch::serialize::InputArchive previous;
+      previous.load_from(restore, device);
+      optimiser.load(previous);
+      throw;
+    }
+  }
 
   // Taken: in place for the nets (the optimiser holds their parameters), by moves for the rest.
   {

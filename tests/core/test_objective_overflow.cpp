@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "scorelift/backends/eigen.hpp"
@@ -36,10 +37,15 @@ TEST_CASE_TEMPLATE("objectives refuse inputs whose squared norms overflow, namin
   const std::vector<typename E::vector_type> h{E::filled(6, 1.0, t)}, p{E::filled(6, static_cast<double>(huge), t)};
   CHECK_THROWS_WITH_AS(sliced_score_matching_loss<E>(h, p), doctest::Contains("the loss overflows"), invalid_argument);
 
-  // Large but representable: finite loss and gradients, no error (the lifted products are ~|f|⁴).
+  // Large but representable: the closed form, no error (the lifted products are ~|f|⁴). Every row is
+  // f_b = a v, t_b = v with v = (1, 2, 3), |v|² = 14, so each pair term ½(f_b·f_b')² − (f_b·t_b)(f_b'·t_b')
+  // is ½(14a²)² − (14a)², L = 98a⁴ − 196a², and ∂L/∂f_b = (2/B)(14a² · a v − 14a v) = (14/3)(a³ − a) v.
   const auto result = lifted_residual_loss(score_batch<E>{.modes = {f_large}, .target = t});
-  CHECK(std::isfinite(result.value));
-  CHECK(result.grad_modes[0].allFinite());
+  const double a = large, tolerance = 100 * std::numeric_limits<S>::epsilon();
+  CHECK(result.value == doctest::Approx(98 * std::pow(a, 4) - 196 * a * a).epsilon(tolerance));
+  const auto expected_gradient = filled<double>(14.0 / 3.0 * (a * a * a - a));
+  for (index_t i = 0; i < expected_gradient.size(); ++i)
+    CHECK(static_cast<double>(result.grad_modes[0].data()[i]) == doctest::Approx(expected_gradient.data()[i]).epsilon(tolerance));
 }
 
 TEST_CASE("score_estimate refuses a sum of finite modes that overflows") {

@@ -148,7 +148,7 @@ TEST_CASE("load_fashion_mnist rejects inconsistent or missing files, naming them
 TEST_CASE("the installed Fashion-MNIST matches the dataset's published statistics") {
   const std::string debian = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(debian + "/train-images-idx3-ubyte.gz")) {
-    MESSAGE("dataset-fashion-mnist is not installed; skipping the check of the real files");
+    MESSAGE("SCORELIFT_TEST_SKIPPED: dataset-fashion-mnist is not installed, so the real files cannot be checked");
     return;
   }
   const auto train = load_fashion_mnist(fashion_mnist_split::train, debian);

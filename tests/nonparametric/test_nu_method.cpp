@@ -44,13 +44,20 @@ TEST_CASE("nu_method_estimator at the samples is its polynomial spectral filter 
   CHECK((Eigen::Map<const Eigen::VectorXd>(got.data(), n * d) - expected).norm() < 1e-7 * expected.norm());
 }
 
-TEST_CASE("nu-method coefficients: u_1 = 0, omega_1 = (4nu+2)/(4nu+1), and nu = 1/2 is finite at t = 1") {
+TEST_CASE("nu-method coefficients: the closed forms at t = 1, 2, and nu = 1/2 is finite at t = 1") {
+  // u_t = (t−1)(2t−3)(2t+2ν−1) / ((t+2ν−1)(2t+4ν−1)(2t+2ν−3)),
+  // ω_t = 4(2t+2ν−1)(t+ν−1) / ((t+2ν−1)(2t+4ν−1)), worked by hand at ν = 1 and ν = ½.
   const nu_method<double> m{10, 1.0};
   CHECK(m.coefficients(1).first == 0.0);
-  CHECK(m.coefficients(1).second == doctest::Approx(6.0 / 5.0));
+  CHECK(m.coefficients(1).second == doctest::Approx(6.0 / 5.0).epsilon(1e-15));
+  CHECK(m.coefficients(2).first == doctest::Approx(5.0 / 63.0).epsilon(1e-15));
+  CHECK(m.coefficients(2).second == doctest::Approx(40.0 / 21.0).epsilon(1e-15));
+  // ν = ½: the general u_1 is 0/0 (factors t − 1 and 2t + 2ν − 3); u_1 multiplies g_0 − g_{−1} = 0, so 0 is taken.
   const nu_method<double> half{10, 0.5};
-  CHECK(std::isfinite(half.coefficients(1).second));
-  CHECK(std::isfinite(half.coefficients(2).first));
+  CHECK(half.coefficients(1).first == 0.0);
+  CHECK(half.coefficients(1).second == doctest::Approx(4.0 / 3.0).epsilon(1e-15));
+  CHECK(half.coefficients(2).first == doctest::Approx(1.0 / 5.0).epsilon(1e-15));
+  CHECK(half.coefficients(2).second == doctest::Approx(12.0 / 5.0).epsilon(1e-15));
 }
 
 TEST_CASE("nu-method with T iterations gets further than Landweber with 2T iterations") {
