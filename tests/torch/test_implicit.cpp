@@ -240,8 +240,11 @@ TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
       im::parametric_score_options{.objective = im::score_objective::lse, .levels = 2, .latent_dim = 2, .hidden = 8});
   im::implicit_trainer trainer(im::Autoencoder(options), estimator, 3e-3, /*score_steps=*/1);
   const auto images = torch::rand({32, 20});
-  CHECK_THROWS_AS(trainer.step(torch::rand({32, 21})), scorelift::invalid_argument);
-  CHECK_THROWS_AS(trainer.step(torch::rand({1, 20})), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(trainer.step(torch::rand({32, 21})),
+                       doctest::Contains("implicit_trainer::step: argument 'images' has shape [32, 21] but [B, 20] with B >= 2"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(trainer.step(torch::rand({1, 20})), doctest::Contains("argument 'images' has shape [1, 20]"),
+                       scorelift::invalid_argument);
   const double first = trainer.step(images).loss;
   double last = first;
   for (int i = 0; i < 150; ++i) last = trainer.step(images).loss;

@@ -171,13 +171,18 @@ TEST_CASE("bad input to divergences and stacks throws invalid_argument naming it
                        scorelift::invalid_argument);
   te::ResidualStack stack(
       te::residual_stack_options{.network = {.input_dim = 3, .output_dim = 3, .hidden = 4, .depth = 1}, .levels = 2});
-  CHECK_THROWS_AS(stack->forward(torch::randn({3, 4, 3})), scorelift::invalid_argument);  // L = 3 ≠ 2
-  CHECK_THROWS_AS(stack->forward(torch::randn({4, 5})), scorelift::invalid_argument);     // D = 5 ≠ 3
+  CHECK_THROWS_WITH_AS(stack->forward(torch::randn({3, 4, 3})),  // L = 3 ≠ 2
+                       doctest::Contains("argument 'x' has shape [3, 4, 3] but [B, D] or [L, B, D] with L = 2"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(stack->forward(torch::randn({4, 5})),  // D = 5 ≠ 3
+                       doctest::Contains("argument 'x' has shape [4, 5] but [B, 3] was expected"), scorelift::invalid_argument);
   CHECK_THROWS_AS(stack->signs_for(torch::tensor({0.5}), x), scorelift::invalid_argument);
   CHECK_THROWS_AS(te::ResidualStack(te::residual_stack_options{.levels = 0}), scorelift::invalid_argument);
   CHECK_THROWS_AS(te::funnel(11), scorelift::invalid_argument);
   CHECK_THROWS_AS(te::correlated_gaussian(100, 1.0), scorelift::invalid_argument);
-  CHECK_THROWS_AS(te::banana().score(torch::randn({4, 3}, f64)), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::banana().score(torch::randn({4, 3}, f64)),
+                       doctest::Contains("banana::score: argument 'x' has shape [4, 3] but points of shape [B, 2]"),
+                       scorelift::invalid_argument);
   // A sample request refused for its dtype or count draws nothing from the generator.
   auto drawn_from = tb::make_generator(5), reference = tb::make_generator(5);
   CHECK_THROWS_WITH_AS(te::eight_gaussians().sample(8, drawn_from, torch::TensorOptions().dtype(torch::kInt64)),
@@ -331,5 +336,7 @@ TEST_CASE("Fisher divergence of the zero estimate is E‖s‖² = tr Σ⁻¹ for
   const double trace = gauss.precision().trace().item<double>();
   CHECK(std::abs(fd.mean - trace) < 5 * fd.standard_error);
   CHECK(fd.standard_error < 0.02 * trace);
-  CHECK_THROWS_AS(te::fisher_divergence(torch::zeros({3, 2}), torch::zeros({3, 3})), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::fisher_divergence(torch::zeros({3, 2}), torch::zeros({3, 3})),
+                       doctest::Contains("argument 'estimate' has shape [3, 2] but argument 'truth' has shape [3, 3]"),
+                       scorelift::invalid_argument);
 }
