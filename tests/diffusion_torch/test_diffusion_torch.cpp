@@ -162,15 +162,27 @@ TEST_CASE("epsilon_with_clipped_x0: unchanged inside the box, clipped outside") 
   CHECK(clipped[0][1].item<double>() == doctest::Approx((x[0][1].item<double>() + n.alpha) / n.sigma).epsilon(1e-12));
 }
 
-TEST_CASE("UNet: output shaped like the input, bad shapes throw") {
+TEST_CASE("UNet: output shaped like the input, per sample, conditioned on s; bad shapes throw") {
   unet_options o;
   o.base_channels = 8;
   o.embedding_dim = 16;
+  torch::manual_seed(7);
   UNet net(o);
   const torch::Tensor x = torch::randn({2, 1, 28, 28});
-  const torch::Tensor y = net->forward(x, torch::tensor({0.1f, 0.9f}));
+  const torch::Tensor s = torch::tensor({0.1f, 0.9f});
+  const torch::Tensor y = net->forward(x, s);
   CHECK(y.sizes() == x.sizes());
   CHECK(torch::isfinite(y).all().item<bool>());
+  // GroupNorm, no batch statistics: each sample's output is its output alone, and reordering the batch
+  // (images with their s) reorders the output (float: to 1e-5 of the output's scale).
+  const double scale = y.abs().max().item<double>();
+  REQUIRE(scale > 0.0);  // the output convolution is not zero-initialised (unet.hpp)
+  CHECK((net->forward(x.narrow(0, 1, 1), s.narrow(0, 1, 1)) - y.narrow(0, 1, 1)).abs().max().item<double>() < 1e-5 * scale);
+  const torch::Tensor swap = torch::tensor({1, 0});
+  CHECK((net->forward(x.index_select(0, swap), s.index_select(0, swap)) - y.index_select(0, swap)).abs().max().item<double>() <
+        1e-5 * scale);
+  // The noise level reaches the output: the same images at swapped s give another output.
+  CHECK((net->forward(x, s.flip(0)) - y).abs().max().item<double>() > 1e-3 * scale);
   CHECK_THROWS_WITH_AS(net->forward(torch::randn({2, 1, 30, 30}), torch::tensor({0.1f, 0.9f})),
                        doctest::Contains("divisible by 4"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(net->forward(x, torch::tensor({0.1f})), doctest::Contains("'s' has shape [1]"),

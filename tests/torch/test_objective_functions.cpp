@@ -85,8 +85,13 @@ TEST_CASE("torch_backend rejects another dtype, rank or shape, naming function a
   CHECK_THROWS_WITH_AS(tb::row_dot(x, torch::zeros({3, 4}, f64)),
                        "torch_backend::row_dot: argument 'x' has shape [3, 2] but argument 'y' has shape [3, 4]",
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS(tb::scaled_rows(torch::zeros({2}, f64), x), scorelift::invalid_argument);
-  CHECK_THROWS_AS(tb::multiply(torch::zeros({2}, f64), torch::zeros({2, 1}, f64)), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tb::scaled_rows(torch::zeros({2}, f64), x),
+                       "torch_backend::scaled_rows: argument 'v' has shape [2] but argument 'x' has shape [3, 2] (one "
+                       "scale per row expected)",
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tb::multiply(torch::zeros({2}, f64), torch::zeros({2, 1}, f64)),
+                       "torch_backend::multiply: argument 'v' has shape [2, 1] but a tensor of rank 1 was expected",
+                       scorelift::invalid_argument);
   // A tensor on another device (the meta device stands in for CUDA on a CPU-only machine).
   CHECK_THROWS_WITH_AS(tb::row_dot(x, torch::zeros({3, 2}, f64.device(torch::kMeta))),
                        doctest::Contains("are on different devices"), scorelift::invalid_argument);
