@@ -162,7 +162,7 @@ TEST_CASE("epsilon_with_clipped_x0: unchanged inside the box, clipped outside") 
   CHECK(clipped[0][1].item<double>() == doctest::Approx((x[0][1].item<double>() + n.alpha) / n.sigma).epsilon(1e-12));
 }
 
-TEST_CASE("UNet: output shaped like the input, per sample, conditioned on s; bad shapes throw") {
+TEST_CASE("UNet: output shaped like the input, per sample, conditioned on s, bad shapes throw") {
   unet_options o;
   o.base_channels = 8;
   o.embedding_dim = 16;

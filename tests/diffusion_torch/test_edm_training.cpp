@@ -61,7 +61,7 @@ TEST_CASE("edm_noising::add_noise: ln sigma ~ N(P_mean, P_std^2) within 4 standa
   CHECK(torch::allclose(batch.x_noisy / batch.sigma.unsqueeze(1), batch.epsilon, 0, 1e-12));
 }
 
-TEST_CASE("edm_noising: network inputs, modes and denoiser match edm_preconditioning; kappa = +1 sums to D") {
+TEST_CASE("edm_noising: network inputs, modes and denoiser match edm_preconditioning, kappa = +1 sums to D") {
   const edm_noising noising;
   torch::manual_seed(2);
   const torch::Tensor x = torch::randn({5, 3}, f64), n = torch::randn({5, 3}, f64);

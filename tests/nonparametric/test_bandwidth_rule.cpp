@@ -43,7 +43,7 @@ TEST_CASE("scaled_median(c) is c times the median heuristic") {
   CHECK(scaled_median(1.5)(x) == 1.5 * median_bandwidth<double>(x));
 }
 
-TEST_CASE_TEMPLATE("a kernel's bandwidth rule sets sigma at fit; the default is the median, bit for bit", K,
+TEST_CASE_TEMPLATE("a kernel's bandwidth rule sets sigma at fit, the default is the median, bit for bit", K,
                    diagonal_gaussian<double>, curl_free_imq<double>) {
   const rmat<> x = test::standard_normal(30, 2, 204), q = test::standard_normal(5, 2, 205);
   const auto fit_with = [&](const K& kernel) { return tikhonov_estimator<K>(kernel, {.lambda = 0.05}).fit(x).score(q); };

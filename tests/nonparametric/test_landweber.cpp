@@ -63,7 +63,7 @@ TEST_CASE("landweber with a step gamma on K: two iterations by hand, out of samp
   CHECK(on_operator.fit(x).score(q) == estimator.score(q));
 }
 
-TEST_CASE("landweber with gamma on K is the filter (1 - (1 - gamma mu)^T) N / mu on K's spectrum; 2/||K|| is the limit") {
+TEST_CASE("landweber with gamma on K is the filter (1 - (1 - gamma mu)^T) N / mu on K's spectrum, 2/||K|| is the limit") {
   // γ = 1.9/μ_max: past the Gershgorin-safe step (γ·bound > 2 is checked below), accepted after the power
   // iteration finds ηρ = 1.9 < 2. γ = 2.1/μ_max diverges and is refused.
   const index_t n = 40, d = 2, iterations = 30;

@@ -61,7 +61,7 @@ TEST_CASE("classifier_features: bad shapes and chunks are refused naming them") 
                        scorelift::invalid_argument);
 }
 
-TEST_CASE("feature_sample_quality: the features overload is what the images overload computes; bad shapes") {
+TEST_CASE("feature_sample_quality: the features overload is what the images overload computes, bad shapes") {
   auto classifier = seeded_classifier();
   torch::manual_seed(10);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);

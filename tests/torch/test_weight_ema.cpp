@@ -71,7 +71,7 @@ TEST_CASE("weight_ema: swap_into exchanges the averaged and live parameters, twi
   CHECK(torch::equal(ema.averages()[0], average));
 }
 
-TEST_CASE("weight_ema: save and load round-trip; a mismatched archive is refused and changes nothing") {
+TEST_CASE("weight_ema: save and load round-trip, a mismatched archive is refused and changes nothing") {
   auto layer = double_linear(3, 2);
   weight_ema ema(*layer, {.decay = 0.8});
   set_parameters(layer, 2.0);
