@@ -82,8 +82,7 @@ TEST_CASE("known-score targets: bad arguments throw naming them") {
   CHECK_THROWS_WITH_AS(sa::banana_target().score(Eigen::MatrixXd::Zero(4, 3)), doctest::Contains("[4, 3]"),
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sa::funnel_target(3).score(Eigen::MatrixXd::Zero(4, 2)),
-                       doctest::Contains("analysis::funnel_target::score: argument 'x'"), scorelift::invalid_argument);
-  CHECK_THROWS_WITH_AS(sa::funnel_target(3).score(Eigen::MatrixXd::Zero(4, 2)), doctest::Contains("[4, 2]"),
+                       doctest::Contains("analysis::funnel_target::score: argument 'x' has shape [4, 2] but the target has dimension 3"),
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sa::funnel_target(3).log_density(Eigen::VectorXd::Zero(1)),
                        doctest::Contains("argument 'x' has 1 entries but the funnel has D = 3"), scorelift::invalid_argument);
