@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <sstream>
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "scorelift/diffusion/torch/unet.hpp"
@@ -37,6 +39,33 @@ struct checkpoint_config {
            std::to_string(fields[2]) + ", --preconditioning " + (edm ? "edm, --sign-bins " : "iddpm, --timesteps ") +
            std::to_string(fields[3]);
   }
+};
+
+/// An optimiser's per-parameter state and per-group options, put back if a load fails half-way.
+/// LibTorch's loader checks each parameter group as it reaches it, after the groups before it have had
+/// their state entries replaced (and, in 2.x, their options assigned). It replaces whole state objects and
+/// never writes into their tensors, so copies of the state objects that share the moment tensors (clone()
+/// copies the handles, not the data) are an exact snapshot at no memory cost, and restoring it is a move.
+class optimiser_snapshot {
+ public:
+  explicit optimiser_snapshot(torch::optim::Optimizer& optimiser) : optimiser_(optimiser) {
+    for (const auto& [key, state] : optimiser.state()) state_.emplace(key, state->clone());
+    for (const auto& group : optimiser.param_groups())
+      options_.push_back(group.has_options() ? group.options().clone() : nullptr);
+  }
+
+  /// The state as it was, entries the failed load added included gone; no allocation, so no throw.
+  void restore() noexcept {
+    optimiser_.state() = std::move(state_);
+    auto& groups = optimiser_.param_groups();
+    for (std::size_t i = 0; i < options_.size() && i < groups.size(); ++i)
+      if (options_[i]) groups[i].set_options(std::move(options_[i]));
+  }
+
+ private:
+  torch::optim::Optimizer& optimiser_;
+  std::remove_cvref_t<decltype(std::declval<torch::optim::Optimizer&>().state())> state_;  // key type differs: 1.13/2.x
+  std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> options_;
 };
 
 /// The checkpoint format this program writes and reads (bump when the layout changes).
@@ -78,8 +107,8 @@ inline void save_checkpoint(const std::string& path, const checkpoint_config& co
 ///
 /// All or nothing: every part is read and checked into copies (nets of the same shape, averages, the sign
 /// table) before the optimiser's state is loaded, and only then are the copies taken. LibTorch's optimiser
-/// loader writes into the live optimiser, so its state is saved to memory first and put back if that load
-/// throws: a refused file leaves the run's state as it was.
+/// loader writes into the live optimiser, so its state is snapshot first (optimiser_snapshot) and
+/// put back if that load throws: a refused file leaves the run's state as it was.
 inline int64_t load_checkpoint(const std::string& path, const checkpoint_config& config,
                                std::vector<diffusion::torch_ext::UNet>& nets, std::vector<torch_ext::weight_ema>& averages,
                                torch::optim::Optimizer& optimiser, std::optional<sign_tracker>& signs,
@@ -155,19 +184,11 @@ inline int64_t load_checkpoint(const std::string& path, const checkpoint_config&
   torch::serialize::InputArchive optimiser_archive;
   readable("the optimiser state", [&] { archive.read("optimiser", optimiser_archive); });
   {
-    // One transient copy of the Adam moments (2× the parameters): the price of a loader that can fail
-    // half-way through the live optimiser.
-    torch::serialize::OutputArchive saved;
-    optimiser.save(saved);
-    std::ostringstream snapshot;
-    saved.save_to(snapshot);
+    optimiser_snapshot previous(optimiser);
     try {
       readable("the optimiser state", [&] { optimiser.load(optimiser_archive); });
     } catch (...) {
-      std::istringstream restore(snapshot.str());
-      torch::serialize::InputArchive previous;
-      previous.load_from(restore, device);
-      optimiser.load(previous);
+      previous.restore();  // cannot throw: the first error is the one reported
       throw;
     }
   }
