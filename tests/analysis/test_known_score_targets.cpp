@@ -76,9 +76,10 @@ TEST_CASE("funnel_target: sampler moments") {
 }
 
 TEST_CASE("known-score targets: bad arguments throw naming them") {
-  CHECK_THROWS_AS(sa::banana_target(0.0, 1.0), scorelift::invalid_argument);
-  CHECK_THROWS_AS(sa::funnel_target(11, 3.0), scorelift::invalid_argument);
-  CHECK_THROWS_AS(sa::funnel_target(2, -1.0), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(sa::banana_target(0.0, 1.0), doctest::Contains("arguments 'a' = 0 and 'b' = 1"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(sa::funnel_target(11, 3.0), doctest::Contains("argument 'dim' is 11"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(sa::funnel_target(2, -1.0), doctest::Contains("argument 'tau' is -1"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sa::banana_target().score(Eigen::MatrixXd::Zero(4, 3)), doctest::Contains("[4, 3]"),
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(sa::funnel_target(3).score(Eigen::MatrixXd::Zero(4, 2)),

@@ -145,7 +145,8 @@ TEST_CASE("copies, assignment and slices of a converted view outlive the view th
   }
   REQUIRE(rows.rows() == 4);
   CHECK(rows == t.middleRows(2, 4));
-  CHECK_THROWS_AS(rows.slice_rows(3, 5), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(rows.slice_rows(3, 5), doctest::Contains("eigen_view::slice_rows: rows [3, 5) are outside [0, 4)"),
+                       scorelift::invalid_argument);
   CHECK(backend::slice_rows(rows, 1, 3) == t.middleRows(3, 2));
 
   // score_estimate keeps its modes in a vector of views too.

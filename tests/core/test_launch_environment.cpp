@@ -77,8 +77,9 @@ TEST_CASE("shard_of covers a global batch once, shards differing by at most one 
       CHECK(next == global);
     }
   }
-  CHECK_THROWS_AS(shard_of(1, 0, 2), scorelift::invalid_argument);
-  CHECK_THROWS_AS(shard_of(4, 2, 2), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(shard_of(1, 0, 2), doctest::Contains("shard_of: argument 'global' is 1"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(shard_of(4, 2, 2), doctest::Contains("arguments 'rank' = 2 and 'world' = 2"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("rank_seed gives every rank and seed its own stream") {

@@ -85,8 +85,11 @@ TEST_CASE("read_idx_ubyte max_items keeps a prefix and still checks the whole le
   auto cut = idx_bytes({6, 2, 2}, values);
   cut.pop_back();
   write_gzip(dir.file("cut.gz"), cut);
-  CHECK_THROWS_AS(read_idx_ubyte(dir.file("cut.gz"), 3, 2), invalid_argument);
-  CHECK_THROWS_AS(read_idx_ubyte(dir.file("a.gz"), 3, -1), invalid_argument);
+  CHECK_THROWS_WITH_AS(read_idx_ubyte(dir.file("cut.gz"), 3, 2),
+                       doctest::Contains("cut.gz' is truncated: its header declares shape [6, 2, 2] (24 values) but only 23 follow"),
+                       invalid_argument);
+  CHECK_THROWS_WITH_AS(read_idx_ubyte(dir.file("a.gz"), 3, -1), doctest::Contains("argument 'max_items' is -1"),
+                       invalid_argument);
 }
 
 TEST_CASE("read_idx_ubyte rejects missing and malformed files, naming the file") {
@@ -165,7 +168,10 @@ TEST_CASE("read_idx_ubyte rejects missing and malformed files, naming the file")
     CHECK(message.find("bad.gz") != std::string::npos);
     CHECK(message.find("not a valid gzip stream") != std::string::npos);
   }
-  SUBCASE("bad expected rank") { CHECK_THROWS_AS(read_idx_ubyte(dir.file("x"), 0), invalid_argument); }
+  SUBCASE("bad expected rank") {
+    CHECK_THROWS_WITH_AS(read_idx_ubyte(dir.file("x"), 0), doctest::Contains("argument 'expected_rank' is 0"),
+                         invalid_argument);
+  }
 }
 
 TEST_CASE("read_idx_ubyte refuses a header that claims more than the file holds, before allocating it") {

@@ -65,12 +65,16 @@ TEST_CASE("knn_entropy converges to the entropy of a correlated Gaussian") {
 }
 
 TEST_CASE("knn_entropy rejects bad input") {
-  CHECK_THROWS_AS(knn_entropy(standard_normal(5, 2, 3), 0), scorelift::invalid_argument);
-  CHECK_THROWS_AS(knn_entropy(standard_normal(3, 2, 3), 3), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(knn_entropy(standard_normal(5, 2, 3), 0), doctest::Contains("knn_entropy: argument 'k' is 0"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(knn_entropy(standard_normal(3, 2, 3), 3),
+                       doctest::Contains("argument 'samples' has shape [3, 2] but needs more than k = 3 rows"),
+                       scorelift::invalid_argument);
   RowMatrix duplicated = standard_normal(6, 2, 4);
   duplicated.row(3) = duplicated.row(1);
   CHECK_THROWS_WITH_AS(knn_entropy(duplicated, 1), doctest::Contains("exact duplicates"), scorelift::invalid_argument);
   RowMatrix inf = standard_normal(6, 2, 5);
   inf(0, 0) = INFINITY;
-  CHECK_THROWS_AS(knn_entropy(inf, 1), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(knn_entropy(inf, 1), doctest::Contains("argument 'samples' of shape [6, 2] has non-finite entries"),
+                       scorelift::invalid_argument);
 }

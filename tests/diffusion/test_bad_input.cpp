@@ -52,11 +52,15 @@ TEST_CASE("continuous schedules: t outside [0, 1] or NaN and invalid parameters 
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)(vp_linear_schedule{-0.1, 20.0}.d_log_snr(0.5)), doctest::Contains("beta_min = -0.1"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(vp_linear_schedule{not_a_number, 20.0}.level(0.5)), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(vp_linear_schedule{0.0, 0.0}.d_log_snr(0.5)), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(vp_linear_schedule{0.1, inf}.level(0.5)), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(vp_linear_schedule{not_a_number, 20.0}.level(0.5)), doctest::Contains("beta_min = nan"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(vp_linear_schedule{0.0, 0.0}.d_log_snr(0.5)),
+                       doctest::Contains("beta_min = 0, beta_max = 0"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(vp_linear_schedule{0.1, inf}.level(0.5)), doctest::Contains("beta_max = inf"),
+                       scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)vp_cosine_schedule{0.0}.level(0.5), doctest::Contains("s = 0"), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)vp_cosine_schedule{not_a_number}.d_log_alpha(0.5), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)vp_cosine_schedule{not_a_number}.d_log_alpha(0.5),
+                       doctest::Contains("vp_cosine_schedule has s = nan"), scorelift::invalid_argument);
   // VE: σ_min ≤ 0, σ_min > σ_max, σ_min = σ_max, σ_max = ∞.
   CHECK_THROWS_WITH_AS((void)(ve_schedule{0.0, 50.0}.level(0.5)), doctest::Contains("sigma_min = 0"),
                        scorelift::invalid_argument);
@@ -64,8 +68,10 @@ TEST_CASE("continuous schedules: t outside [0, 1] or NaN and invalid parameters 
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)(ve_schedule{10.0, 1.0}.level(0.5)), doctest::Contains("sigma_max = 1"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(ve_schedule{1.0, 1.0}.d_log_alpha(0.5)), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(ve_schedule{0.01, inf}.level(0.5)), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(ve_schedule{1.0, 1.0}.d_log_alpha(0.5)),
+                       doctest::Contains("sigma_min = 1, sigma_max = 1"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(ve_schedule{0.01, inf}.level(0.5)), doctest::Contains("sigma_max = inf"),
+                       scorelift::invalid_argument);
   // The ends of the domain stay valid.
   CHECK(linear.level(0.0).sigma == 0.0);
   CHECK(ve_schedule{}.level(1.0).sigma == doctest::Approx(50.0));
@@ -94,7 +100,8 @@ TEST_CASE("probability_flow_sample: the time grid and the method are checked, an
 TEST_CASE("EDM: sigma, sigma_data and the config are checked, and huge sigma stays finite") {
   CHECK_THROWS_WITH_AS((void)edm_preconditioning::at(inf), doctest::Contains("argument 'sigma' is inf"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)edm_preconditioning::at(not_a_number), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)edm_preconditioning::at(not_a_number), doctest::Contains("argument 'sigma' is nan"),
+                       scorelift::invalid_argument);
   for (const double sd : {0.0, -0.5, not_a_number, inf}) {
     CAPTURE(sd);
     CHECK_THROWS_WITH_AS((void)edm_preconditioning::at(1.0, sd), doctest::Contains("argument 'sigma_data'"),
@@ -123,8 +130,10 @@ TEST_CASE("EDM: sigma, sigma_data and the config are checked, and huge sigma sta
   // A draw that overflows exp: refused rather than σ = ∞ (or 0).
   CHECK_THROWS_WITH_AS((void)edm_training_sigma(1e3), doctest::Contains("argument 'standard_normal' is 1000"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)edm_training_sigma(-1e3), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)edm_training_sigma(not_a_number), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)edm_training_sigma(-1e3), doctest::Contains("argument 'standard_normal' is -1000"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)edm_training_sigma(not_a_number), doctest::Contains("argument 'standard_normal' is nan"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("Langevin and predictor-corrector: step scale, SNR, step counts and overflowing levels are refused") {
@@ -152,7 +161,8 @@ TEST_CASE("Langevin and predictor-corrector: step scale, SNR, step counts and ov
   CHECK_THROWS_WITH_AS((void)predictor_corrector_sample(score, z, noise, {{1e200, 1.0}, 1, 0.16, true}),
                        doctest::Contains("sigmas[0] = 1e+200 whose square overflows"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)geometric_sigmas(inf, 0.01, 5), doctest::Contains("sigma_max = inf"), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)geometric_sigmas(not_a_number, 0.01, 5), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)geometric_sigmas(not_a_number, 0.01, 5), doctest::Contains("sigma_max = nan"),
+                       scorelift::invalid_argument);
   CHECK(annealed_langevin_sample(score, z, noise, {{1e100, 1e-100}, 1, 1e-250, true}).allFinite());
 }
 
@@ -164,8 +174,11 @@ TEST_CASE("parameterisation: v at alpha = sigma = 0 and divisors that overflow a
   CHECK_THROWS_WITH_AS((void)epsilon_from_v(x, x, none), doctest::Contains("epsilon_from_v"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)to_x0(prediction::v, x, x, none), doctest::Contains("alpha² + sigma²"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS((void)to_score(prediction::v, x, x, none), doctest::Contains("alpha² + sigma²"), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)x0_from_v(x, x, noise_level{not_a_number, 1.0}), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)x0_from_v(x, x, noise_level{1e200, 1.0}), scorelift::invalid_argument);  // α² overflows
+  CHECK_THROWS_WITH_AS((void)x0_from_v(x, x, noise_level{not_a_number, 1.0}),
+                       doctest::Contains("noise level (alpha = nan, sigma = 1)"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)x0_from_v(x, x, noise_level{1e200, 1.0}),  // α² overflows
+                       doctest::Contains("(alpha = 1e+200, sigma = 1) has alpha² + sigma² = inf"),
+                       scorelift::invalid_argument);
   // 1/α = 1e200 is finite but the conversion also needs 1/α² (x0_from_score: σ²/α): refused at 1e-200.
   CHECK_THROWS_WITH_AS((void)x0_from_epsilon(x, x, noise_level{1e-200, 1.0}), doctest::Contains("alpha = 1e-200"),
                        scorelift::invalid_argument);
@@ -173,8 +186,11 @@ TEST_CASE("parameterisation: v at alpha = sigma = 0 and divisors that overflow a
                        scorelift::invalid_argument);
   CHECK(x0_from_v(x, x, noise_level{0.0, 1.0}).isApprox(-x, 0.0));  // pure noise: x̂₀ = α x − σ v = −v, exactly
   CHECK_THROWS_WITH_AS((void)none.log_snr(), doctest::Contains("noise_level::log_snr"), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(noise_level{not_a_number, 1.0}.log_snr()), scorelift::invalid_argument);
-  CHECK_THROWS_AS((void)(noise_level{inf, inf}.log_snr()), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(noise_level{not_a_number, 1.0}.log_snr()),
+                       doctest::Contains("noise_level::log_snr: noise level (alpha = nan, sigma = 1)"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)(noise_level{inf, inf}.log_snr()), doctest::Contains("(alpha = inf, sigma = inf)"),
+                       scorelift::invalid_argument);
   CHECK(noise_level{0.0, 1.0}.log_snr() == -inf);  // the documented ends stay exact
 }
 

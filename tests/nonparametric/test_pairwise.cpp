@@ -121,7 +121,8 @@ TEST_CASE("kth_smallest_squared_distance equals nth_element over the upper trian
 
 TEST_CASE("median_bandwidth rejects fewer than 2 samples and coincident samples") {
   const rmat<> one = test::standard_normal(1, 3, 15);
-  CHECK_THROWS_AS(median_bandwidth<double>(one), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(median_bandwidth<double>(one), doctest::Contains("argument 'samples' has shape [1, 3]"),
+                       scorelift::invalid_argument);
   const rmat<> same = rmat<>::Ones(5, 2);
   CHECK_THROWS_WITH_AS(median_bandwidth<double>(same), doctest::Contains("coincide"), scorelift::invalid_argument);
 }

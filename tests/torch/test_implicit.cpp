@@ -58,8 +58,12 @@ TEST_CASE("entropy surrogate rejects mismatched shapes and non-finite scores") {
                        scorelift::invalid_argument);
   auto bad = torch::zeros({4, 3});
   bad[1][2] = std::nan("");
-  CHECK_THROWS_AS(im::entropy_gradient_surrogate(torch::zeros({4, 3}), bad), scorelift::invalid_argument);
-  CHECK_THROWS_AS(im::entropy_gradient_surrogate(torch::zeros({3}), torch::zeros({3})), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_surrogate(torch::zeros({4, 3}), bad),
+                       doctest::Contains("argument 'score' of shape [4, 3] contains NaN or Inf"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_surrogate(torch::zeros({3}), torch::zeros({3})),
+                       doctest::Contains("argument 'z' has shape [3] but [B, D] with B >= 1 was expected"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("entropy-gradient fidelity is exact for the true score and scales with a scaled score") {
@@ -141,8 +145,9 @@ TEST_CASE("entropy-gradient fidelity rejects parameters without grad and mismatc
                        doctest::Contains("shape [5] that does not require grad"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(im::entropy_gradient_fidelity(z, torch::ones({3, 3}, torch::kFloat64), s, {p}),
                        doctest::Contains("argument 'score' has shape [3, 3]"), scorelift::invalid_argument);
-  CHECK_THROWS_AS(im::entropy_gradient_fidelity(z, s, torch::zeros({3, 2}, torch::kFloat64), {p}),
-                  scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(im::entropy_gradient_fidelity(z, s, torch::zeros({3, 2}, torch::kFloat64), {p}),
+                       doctest::Contains("the exact entropy gradient (argument 'exact_score') is zero"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("Gaussian KL, entropy and prior terms match their closed forms") {
@@ -224,10 +229,14 @@ TEST_CASE("nonparametric latent score fits each block of particles on its own") 
   CHECK(error(score.narrow(0, 0, 200), small, 0.2) < 0.35);
   CHECK(error(score.narrow(0, 200, 200), large, 3.0) < 0.35);
   CHECK(std::isnan(stein.train_step(small, {})));
-  CHECK_THROWS_AS(stein.score(torch::zeros({300, 2}), {}), scorelift::invalid_argument);
-  CHECK_THROWS_AS((im::nonparametric_latent_score<np::stein_gradient_estimator<>>(
-                      [] { return np::stein_gradient_estimator<>(); }, 1)),
-                  scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      stein.score(torch::zeros({300, 2}), {}),
+      doctest::Contains("argument 'z' has shape [300, 2] but rows must come in blocks of 200 particles"),
+      scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS((im::nonparametric_latent_score<np::stein_gradient_estimator<>>(
+                           [] { return np::stein_gradient_estimator<>(); }, 1)),
+                       doctest::Contains("argument 'particles' is 1 but must be 0 (marginal) or at least 2"),
+                       scorelift::invalid_argument);
 }
 
 TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
@@ -372,7 +381,11 @@ TEST_CASE("to_tensors copies pixels and labels") {
   CHECK_THROWS_WITH_AS(scorelift::data::to_tensors(data),
                        doctest::Contains("count = 3, height = 1, width = 3 but holds 6 pixels and 2 labels"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS(data.image(2), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      data.image(2),
+      doctest::Contains(
+          "image_dataset::image: the dataset says count = 3, height = 1, width = 3 but holds 6 pixels and 2 labels"),
+      scorelift::invalid_argument);
 }
 
 TEST_CASE("evaluate: checks its options first, hands the model back in its own mode, leaves the RNG stream alone") {

@@ -300,9 +300,14 @@ TEST_CASE("tangent_hutchinson_divergence draws hutchinson_divergence's probes an
   // A call refused for its input draws nothing: both forward-mode routes leave the generator where it
   // was (x of width 3 for networks of width 2; x of the wrong dtype).
   auto untouched = at::detail::createCPUGenerator(12), reference = untouched.clone();
-  for (const auto& bad : {torch::randn({7, 3}, f64), x.to(torch::kFloat32)}) {
-    CHECK_THROWS_AS(sl::tangent_hutchinson_divergence(stack, bad, probes, untouched), scorelift::invalid_argument);
-    CHECK_THROWS_AS(sl::lifted_residual_backward(stack, bad, probes, untouched), scorelift::invalid_argument);
+  const std::pair<torch::Tensor, const char*> refusals[] = {
+      {torch::randn({7, 3}, f64), "argument 'x' has shape [7, 3] but [B, 2] was expected"},
+      {x.to(torch::kFloat32), "argument 'x' ([7, 2] float32 cpu) must have the dtype and device of the network's"}};
+  for (const auto& [bad, message] : refusals) {
+    CHECK_THROWS_WITH_AS(sl::tangent_hutchinson_divergence(stack, bad, probes, untouched), doctest::Contains(message),
+                         scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(sl::lifted_residual_backward(stack, bad, probes, untouched), doctest::Contains(message),
+                         scorelift::invalid_argument);
   }
   CHECK(torch::equal(torch::randn({4}, untouched), torch::randn({4}, reference)));
 }

@@ -164,8 +164,8 @@ TEST_CASE("bad input to divergences and stacks throws invalid_argument naming it
   CHECK_THROWS_WITH_AS(te::exact_divergence(wrong_shape, x), doctest::Contains("exact_divergence: the model maps"),
                        scorelift::invalid_argument);
   auto gen = tb::make_generator(1);
-  CHECK_THROWS_AS(te::hutchinson_divergence([](const torch::Tensor& v) { return v; }, x, {.probes = 0}, gen),
-                  scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::hutchinson_divergence([](const torch::Tensor& v) { return v; }, x, {.probes = 0}, gen),
+                       doctest::Contains("draw_probes: argument 'probes' is 0"), scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(te::exact_divergence([](const torch::Tensor& v) { return v; }, torch::randn({4}, f64)),
                        "exact_divergence: argument 'x' has shape [4] but [B, D] with B, D >= 1 was expected",
                        scorelift::invalid_argument);
@@ -176,10 +176,15 @@ TEST_CASE("bad input to divergences and stacks throws invalid_argument naming it
                        scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(stack->forward(torch::randn({4, 5})),  // D = 5 ≠ 3
                        doctest::Contains("argument 'x' has shape [4, 5] but [B, 3] was expected"), scorelift::invalid_argument);
-  CHECK_THROWS_AS(stack->signs_for(torch::tensor({0.5}), x), scorelift::invalid_argument);
-  CHECK_THROWS_AS(te::ResidualStack(te::residual_stack_options{.levels = 0}), scorelift::invalid_argument);
-  CHECK_THROWS_AS(te::funnel(11), scorelift::invalid_argument);
-  CHECK_THROWS_AS(te::correlated_gaussian(100, 1.0), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      stack->signs_for(torch::tensor({0.5}), x),
+      doctest::Contains("argument 'noise_levels' ([1] float32 cpu) must be an integer tensor of shape [B]"),
+      scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::ResidualStack(te::residual_stack_options{.levels = 0}),
+                       doctest::Contains("ResidualStack: argument 'options.levels' is 0"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::funnel(11), doctest::Contains("funnel: argument 'dim' is 11"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(te::correlated_gaussian(100, 1.0), doctest::Contains("correlated_gaussian: argument 'rho' is 1"),
+                       scorelift::invalid_argument);
   CHECK_THROWS_WITH_AS(te::banana().score(torch::randn({4, 3}, f64)),
                        doctest::Contains("banana::score: argument 'x' has shape [4, 3] but points of shape [B, 2]"),
                        scorelift::invalid_argument);

@@ -64,6 +64,11 @@ TEST_CASE("torch_backend computes row dots, half sums and row scalings like the 
   CHECK(out[2][0].item<double>() == doctest::Approx(0.5 * 5 + 0.5 * 1));
   CHECK(x[0][0].item<double>() == 1.0);  // add_scaled_rows wrote into `out`, not into its operands
   CHECK(tb::shape_string(tb::slice_rows(x, 1, 3)) == "[2, 2]");
+  CHECK_THROWS_WITH_AS(tb::slice_rows(x, 2, 5),
+                       doctest::Contains("torch_backend::slice_rows: rows [2, 5) are outside [0, 3)"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(tb::slice_rows(x, 2, 1), doctest::Contains("rows [2, 1) are outside [0, 3)"),
+                       scorelift::invalid_argument);
   const auto split = tb::split_filled(5, 2, 1.5, -2.0, x);
   CHECK(split.equal(torch::tensor({1.5, 1.5, -2.0, -2.0, -2.0}, f64)));
   CHECK_FALSE(tb::all_finite(torch::tensor({1.0, std::nan("")}, f64).view({1, 2})));
@@ -236,23 +241,37 @@ TEST_CASE("lifted Function rejects bad input with invalid_argument naming the ar
                        "lifted_residual_loss: argument 'target' has shape [6, 4] but modes has shape [2, 6, 3] so "
                        "[6, 3] was expected",
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(modes, {}), scorelift::invalid_argument);  // neither target nor divergence
-  CHECK_THROWS_AS(lifted_residual_loss(modes, {.target = target, .divergence = torch::zeros({2, 6}, f64)}),
-                  scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(modes, {.target = target, .signs = torch::ones({3}, f64)}),
-                  scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(modes, {.target = target, .weights = torch::ones({5}, f64)}),
-                  scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(modes, {}),
+      doctest::Contains("exactly one of the arguments 'target' and 'divergence' must be given (got neither)"),
+      scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(modes, {.target = target, .divergence = torch::zeros({2, 6}, f64)}),
+      doctest::Contains("exactly one of the arguments 'target' and 'divergence' must be given (got both)"),
+      scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(modes, {.target = target, .signs = torch::ones({3}, f64)}),
+      doctest::Contains("argument 'signs' has shape [3] but modes has shape [2, 6, 3] so [2] was expected"),
+      scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(modes, {.target = target, .weights = torch::ones({5}, f64)}),
+      doctest::Contains("argument 'weights' has shape [5] but modes has shape [2, 6, 3] so [6] was expected"),
+      scorelift::invalid_argument);
   // Refused on the fused CPU path as in the core: a zero weight would drop a sample, a negative one flip it.
   auto signed_weights = torch::ones({6}, f64);
   signed_weights[4] = -0.5;
   CHECK_THROWS_WITH_AS(lifted_residual_loss(modes, {.target = target, .weights = signed_weights}),
                        doctest::Contains("argument 'weights' has minimum -0.5 but weights must be positive"),
                        scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(std::vector<torch::Tensor>{}, {.target = target}), scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(modes.to(torch::kInt64), {.target = target}), scorelift::invalid_argument);
-  CHECK_THROWS_AS(lifted_residual_loss(torch::randn({1, 1, 3}, f64), {.target = torch::randn({1, 3}, f64)}),
-                  scorelift::invalid_argument);  // B = 1: no two halves
+  CHECK_THROWS_WITH_AS(lifted_residual_loss(std::vector<torch::Tensor>{}, {.target = target}),
+                       doctest::Contains("argument 'modes' is empty (L = 0)"), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(lifted_residual_loss(modes.to(torch::kInt64), {.target = target}),
+                       doctest::Contains("argument 'modes' ([2, 6, 3] int64 cpu) must be float32 or float64"),
+                       scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      lifted_residual_loss(torch::randn({1, 1, 3}, f64), {.target = torch::randn({1, 3}, f64)}),
+      doctest::Contains("argument 'modes[0]' has shape [1, 3] but this objective needs a batch of at least B = 2"),
+      scorelift::invalid_argument);  // B = 1: no two halves
   auto poisoned = modes.clone();
   poisoned[1][2][0] = std::numeric_limits<double>::quiet_NaN();
   CHECK_THROWS_WITH_AS(lifted_residual_loss(poisoned, {.target = target}), doctest::Contains("modes[1]' contains NaN"),
@@ -302,7 +321,10 @@ TEST_CASE("plain sliced score matching Function matches autograd of mean(h + p²
   const auto theirs = torch::autograd::grad({reference}, {h, p});
   CHECK(max_abs_difference(ours[0], theirs[0]) < 1e-14);
   CHECK(max_abs_difference(ours[1], theirs[1]) < 1e-14);
-  CHECK_THROWS_AS(scorelift::torch_ext::sliced_score_matching_loss(h, p.narrow(1, 0, 4)), scorelift::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      scorelift::torch_ext::sliced_score_matching_loss(h, p.narrow(1, 0, 4)),
+      doctest::Contains("argument 'projections' ([3, 4] float64 cpu) must match 'hutchinson' ([3, 5] float64 cpu)"),
+      scorelift::invalid_argument);
 }
 
 TEST_CASE("per-sample residual alignments: w_b <t - sum_{i<l} kappa_i f_i, f_l>, their mean is the Function's") {

@@ -110,6 +110,8 @@ struct torch_backend {
   static std::string shape_string(const matrix_view& m) { return detail::tensor_shape_string(m); }
 
   static matrix_view slice_rows(const matrix_view& m, index_t begin, index_t end) {
+    // Checked here like every other view's slice_rows: narrow would refuse too, but with a c10::Error.
+    scorelift::detail::require_row_range(begin, end, m.size(0), "torch_backend::slice_rows");
     return m.narrow(0, begin, end - begin);
   }
 

@@ -83,10 +83,10 @@ struct shard {
   std::int64_t size() const { return end - begin; }
 };
 inline shard shard_of(std::int64_t global, int rank, int world) {
-  scorelift::detail::require(world >= 1 && rank >= 0 && rank < world, "shard_of", "rank ", rank,
-                             " is outside [0, ", world, ")");
-  scorelift::detail::require(global >= world, "shard_of", "a global batch of ", global, " samples cannot give each of ",
-                             world, " ranks a sample");
+  scorelift::detail::require(world >= 1 && rank >= 0 && rank < world, "shard_of", "arguments 'rank' = ", rank,
+                             " and 'world' = ", world, " must satisfy 0 <= rank < world");
+  scorelift::detail::require(global >= world, "shard_of", "argument 'global' is ", global,
+                             " but a global batch must give each of world = ", world, " ranks a sample");
   const std::int64_t base = global / world, extra = global % world;
   const std::int64_t begin = rank * base + std::min<std::int64_t>(rank, extra);
   return {begin, begin + base + (rank < extra ? 1 : 0)};

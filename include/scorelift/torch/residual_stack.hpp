@@ -36,7 +36,10 @@ struct residual_stack_options {
 class ResidualStackImpl : public torch::nn::Module {
  public:
   explicit ResidualStackImpl(const residual_stack_options& options) : options_(options) {
-    // Validates levels, noise_levels and beta with the tracker's own messages.
+    // The tracker validates noise_levels and beta with its own messages (same names); it calls the
+    // levels 'modes', so they are checked here under the option's name.
+    scorelift::detail::require(options.levels >= 1, "ResidualStack", "argument 'options.levels' is ", options.levels,
+                               " but at least one level is needed");
     const sign_tracker fresh(options.levels, options.noise_levels, options.beta);
     for (index_t l = 0; l < options.levels; ++l) networks_->push_back(MLP(options.network));
     register_module("networks", networks_);

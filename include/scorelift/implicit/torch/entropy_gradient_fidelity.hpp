@@ -84,7 +84,8 @@ inline entropy_gradient_fidelity_report entropy_gradient_fidelity(const torch::T
   report.exact_norm = g_exact.norm().item<double>();
   report.estimated_norm = g_est.norm().item<double>();
   scorelift::detail::require(report.exact_norm > 0.0, where,
-                             "the exact entropy gradient is zero (z does not depend on the parameters through the score's direction)");
+                             "the exact entropy gradient (argument 'exact_score') is zero: z does not depend on the parameters "
+                             "through the score's direction, so there is no reference to compare with");
   report.relative_error = (g_est - g_exact).norm().item<double>() / report.exact_norm;
   report.cosine = detail::cosine(g_est, g_exact, report.estimated_norm, report.exact_norm);
   report.score_cosine = detail::cosine(estimated_score.to(torch::kFloat64), exact_score.to(torch::kFloat64));
