@@ -76,12 +76,32 @@ TEST_CASE("gaussian_mixture: samples match the closed-form mean, covariance and 
   scorelift::test::check_matches_mixture(x, g, "exact samples");
 }
 
-TEST_CASE("gaussian_mixture: far-away points give finite scores (log-sum-exp)") {
+TEST_CASE("gaussian_mixture: far-away points give the log-sum-exp values, not overflow") {
+  // At (400, −300) every component's density underflows (log N_k ~ −10⁵), so a direct Σ_k w_k N_k is 0
+  // and its score 0/0. Reference, component by component: l_k = log w_k + log N(x; μ_k, Σ_k),
+  // log p = m + log Σ_k e^{l_k − m} with m = max l_k, ∇ log p = −Σ_k softmax(l)_k Σ_k⁻¹ (x − μ_k).
   const gaussian_mixture g = scorelift::test::reference_mixture();
   matrix x(1, 2);
   x << 400.0, -300.0;
-  CHECK(g.score(x, noise_level{1.0, 0.0}).allFinite());
-  CHECK(std::isfinite(g.log_density(x, noise_level{1.0, 0.0})(0)));
+  const int k_count = g.components();
+  Eigen::VectorXd l(k_count);
+  std::vector<Eigen::Vector2d> component_scores;
+  for (int k = 0; k < k_count; ++k) {
+    const Eigen::MatrixXd& S = g.covariances()[static_cast<std::size_t>(k)];
+    const Eigen::Vector2d r = x.row(0).transpose() - g.means().row(k).transpose();
+    const Eigen::Vector2d solved = S.inverse() * r;
+    l(k) = std::log(g.weights()(k)) - std::log(2.0 * std::numbers::pi) - 0.5 * std::log(S.determinant()) -
+           0.5 * r.dot(solved);
+    component_scores.push_back(-solved);
+  }
+  REQUIRE(l.maxCoeff() < -700.0);  // far enough that exp(l_k) underflows
+  const double m = l.maxCoeff();
+  const Eigen::VectorXd responsibilities = (l.array() - m).exp() / (l.array() - m).exp().sum();
+  Eigen::Vector2d expected_score = Eigen::Vector2d::Zero();
+  for (int k = 0; k < k_count; ++k) expected_score += responsibilities(k) * component_scores[static_cast<std::size_t>(k)];
+  const double expected_log_density = m + std::log((l.array() - m).exp().sum());
+  CHECK((g.score(x, noise_level{1.0, 0.0}).row(0).transpose() - expected_score).norm() <= 1e-12 * expected_score.norm());
+  CHECK(g.log_density(x, noise_level{1.0, 0.0})(0) == doctest::Approx(expected_log_density).epsilon(1e-12));
 }
 
 TEST_CASE("gaussian_mixture: bad input throws naming the argument and shape") {
