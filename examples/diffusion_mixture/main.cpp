@@ -9,7 +9,9 @@
 //     sliced Wasserstein-2 to fresh true samples — next to the same sampler run with the exact score.
 // Writes results.json and PNG plots (samples, κ_t per timestep as in the paper's Figure 1, error vs t).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -124,6 +126,7 @@ int run(int argc, char** argv) {
                        {"samples", cfg.samples}, {"sampling_steps", cfg.sampling_steps}, {"lr", cfg.lr},
                        {"hidden", cfg.hidden}, {"device", cfg.device}, {"symmetric", cfg.symmetric}};
   scorelift::examples::table table({"target", "method", "score error (eps units)", "MMD^2", "sliced W2", "ms/step"});
+  bool finite = true;
 
   for (const std::string& name : cfg.targets) {
     const sd::gaussian_mixture target = make_target(name);
@@ -193,6 +196,8 @@ int run(int argc, char** argv) {
         const matrix generated = example::to_matrix(
             sd::ddim_sample(schedule, eps, torch::randn({cfg.samples, target.dim()}, options), torch_noise, ddim));
         const sample_quality q = compare(generated, truth, bandwidth, 1);
+        finite = finite && std::isfinite(error) && std::isfinite(q.mmd) && std::isfinite(q.sw) &&
+                 std::all_of(losses.begin(), losses.end(), [](double l) { return std::isfinite(l); });
         errors.push_back(error), mmds.push_back(q.mmd), sws.push_back(q.sw);
         nlohmann::json run = {{"seed", seed}, {"score_error", error}, {"score_error_by_t", error_by_t},
                               {"mmd", q.mmd}, {"sw", q.sw}, {"ms_per_step", times.back()}, {"losses", losses}};
@@ -219,6 +224,11 @@ int run(int argc, char** argv) {
   if (cfg.plot)
     scorelift::examples::run_plot_script(std::string(SCORELIFT_SOURCE_DIR) + "/examples/diffusion_mixture/plot.py",
                                          {json_path, cfg.out});
+  // A diverged run is reported after its table and files: the exit status says so (the smoke test fails).
+  if (!finite) {
+    std::cerr << "error: a non-finite loss, score error or sample distance (a run diverged; see the table)\n";
+    return 1;
+  }
   return 0;
 }
 }  // namespace

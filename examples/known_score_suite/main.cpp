@@ -233,7 +233,7 @@ int run(int argc, char** argv) {
             << " steps, batch " << config.batch << ", MLP " << config.depth << "x" << config.hidden << " (SiLU), "
             << device_flag << ", " << (use_double ? "float64" : "float32") << ", " << threads << " threads\n";
 
-  bool blas_printed = false;
+  bool blas_printed = false, finite = true;
   for (const auto& target : targets) {
     auto data_gen = scorelift::torch_backend<double>::make_generator(1000 + static_cast<std::uint64_t>(target.dim));
     const auto train = target.sample(config.train_size, data_gen, options);
@@ -267,6 +267,7 @@ int run(int argc, char** argv) {
         const auto label = target.name + " " + m.name + " seed " + std::to_string(seed);
         const auto run = train_and_evaluate(m, target, config, train, test, truth, seed == 0 ? grid : torch::Tensor(),
                                             static_cast<std::uint64_t>(seed + 1), label, group);
+        finite = finite && std::isfinite(run.fisher) && std::isfinite(run.relative);
         fisher.push_back(run.fisher);
         relative.push_back(run.relative);
         ms.push_back(run.ms_per_step);
@@ -292,14 +293,21 @@ int run(int argc, char** argv) {
     report["targets"].push_back(target_json);
   }
 
-  if (!group.is_main()) return 0;
+  // A diverged run (NaN or Inf Fisher divergence) is reported after its table and files: the exit status
+  // says so, and the CTest smoke runs fail on it.
+  const auto finish = [&] {
+    if (finite) return 0;
+    std::cerr << "error: a non-finite Fisher divergence (a run diverged; see the table)\n";
+    return 1;
+  };
+  if (!group.is_main()) return finish();
   const auto json_path = std::filesystem::path(out_dir) / "results.json";
   std::ofstream(json_path) << report.dump(1) << '\n';
   std::cout << "\nwrote " << json_path.string() << '\n';
   const std::string script = std::string(SCORELIFT_SOURCE_DIR) + "/examples/known_score_suite/plot.py";
   if (!no_plot && ex::run_plot_script(script, {json_path.string(), out_dir}))
     std::cout << "wrote " << out_dir << "/score_fields.png, " << out_dir << "/curves_*.png\n";
-  return 0;
+  return finish();
 }
 }  // namespace
 
