@@ -4,9 +4,11 @@
 // Stein in blocks) recover a known score, and the trainer / adaptor reject bad input.
 #include <torch/torch.h>
 
+#include <any>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <numbers>
 #include <stdexcept>
 #include <vector>
@@ -259,6 +261,94 @@ TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
   for (int i = 0; i < 150; ++i) last = trainer.step(images).loss;
   // Reconstruction of a fixed batch: the loss (dominated by ‖x − x̂‖² ≈ 20/12 at the start) drops.
   CHECK(last < first - 0.5);
+}
+
+namespace {
+std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : tensors) out.push_back(t.detach().clone());
+  return out;
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i], b[i])) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE(
+    "parametric_latent_score: restore(snapshot()) undoes train steps exactly, RMSProp, signs and probes included") {
+  torch::manual_seed(5);
+  im::parametric_latent_score estimator(
+      {.objective = im::score_objective::lse, .levels = 2, .latent_dim = 2, .hidden = 8, .learning_rate = 1e-2});
+  const auto z = torch::randn({16, 2});
+  const auto parameters = copies(estimator.stack()->parameters()), buffers = copies(estimator.stack()->buffers());
+  const std::any before = estimator.snapshot();
+  std::vector<double> first;
+  for (int step = 0; step < 3; ++step) first.push_back(estimator.train_step(z, {}));
+  const torch::Tensor trained = estimator.score(z, {});
+  REQUIRE_FALSE(all_equal(copies(estimator.stack()->parameters()), parameters));
+  REQUIRE_FALSE(all_equal(copies(estimator.stack()->buffers()), buffers));  // the soft signs moved
+  estimator.restore(before);
+  CHECK(all_equal(copies(estimator.stack()->parameters()), parameters));
+  CHECK(all_equal(copies(estimator.stack()->buffers()), buffers));
+  // The same three steps again: the same probes (the stream was put back) and the same RMSProp updates
+  // (its state was empty at the snapshot, and the entries the steps created are gone).
+  std::vector<double> again;
+  for (int step = 0; step < 3; ++step) again.push_back(estimator.train_step(z, {}));
+  CHECK(again == first);
+  CHECK(torch::equal(estimator.score(z, {}), trained));
+  CHECK_THROWS_WITH_AS(estimator.restore(std::any{}),
+                       doctest::Contains("argument 'snapshot' was not taken by parametric_latent_score::snapshot"),
+                       scorelift::invalid_argument);
+}
+
+namespace {
+// A parametric estimator whose score() can be armed to throw after its updates: the trainer must undo them.
+class failing_after_updates final : public im::latent_score_estimator {
+ public:
+  explicit failing_after_updates(std::shared_ptr<im::parametric_latent_score> inner) : inner_(std::move(inner)) {}
+  double train_step(const torch::Tensor& z, const torch::Tensor& context) override {
+    return inner_->train_step(z, context);
+  }
+  torch::Tensor score(const torch::Tensor& z, const torch::Tensor& context) override {
+    if (fail) throw std::runtime_error("failing_after_updates: armed to fail");
+    return inner_->score(z, context);
+  }
+  std::any snapshot() const override { return inner_->snapshot(); }
+  void restore(const std::any& saved) override { inner_->restore(saved); }
+  bool fail = false;
+
+ private:
+  std::shared_ptr<im::parametric_latent_score> inner_;
+};
+}  // namespace
+
+TEST_CASE(
+    "implicit_trainer: a step that throws after the estimator's updates leaves the estimator and the model as they "
+    "were") {
+  torch::manual_seed(9);
+  const im::autoencoder_options options{
+      .kind = im::autoencoder_kind::wae, .data_dim = 10, .latent_dim = 2, .hidden = 8};
+  auto inner = std::make_shared<im::parametric_latent_score>(
+      im::parametric_score_options{.objective = im::score_objective::lse, .levels = 2, .latent_dim = 2, .hidden = 8});
+  auto estimator = std::make_shared<failing_after_updates>(inner);
+  im::implicit_trainer trainer(im::Autoencoder(options), estimator, 1e-3, /*score_steps=*/3);
+  const auto images = torch::rand({8, 10});
+  trainer.step(images);  // RMSProp state and signs exist before the failing step
+  const auto estimator_parameters = copies(inner->stack()->parameters());
+  const auto estimator_buffers = copies(inner->stack()->buffers());
+  const auto model_parameters = copies(trainer.model()->parameters());
+  estimator->fail = true;
+  CHECK_THROWS_WITH_AS(trainer.step(images), doctest::Contains("armed to fail"), std::runtime_error);
+  CHECK(all_equal(copies(inner->stack()->parameters()), estimator_parameters));  // 3 updates undone
+  CHECK(all_equal(copies(inner->stack()->buffers()), estimator_buffers));
+  CHECK(all_equal(copies(trainer.model()->parameters()), model_parameters));
+  estimator->fail = false;
+  trainer.step(images);
+  CHECK_FALSE(all_equal(copies(inner->stack()->parameters()), estimator_parameters));  // and it trains on
 }
 
 namespace {

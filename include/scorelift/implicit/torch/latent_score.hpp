@@ -11,14 +11,17 @@
 // level (the paper reports that a single sign independent of x works for the VAE too).
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <ATen/CPUGeneratorImpl.h>
-
+#include <any>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "scorelift/backends/torch.hpp"
@@ -43,6 +46,11 @@ class latent_score_estimator {
   /// False for an estimator with nothing to fit (nonparametric: every `score` call refits on its own
   /// samples), so the trainer does not draw samples for updates that would do nothing.
   virtual bool trainable() const { return true; }
+  /// A copy of everything train_step changes, and its undo: the trainer takes one before a step's
+  /// estimator updates and restores it if the step throws after them, so a failed step leaves the
+  /// estimator as it was. The default holds nothing (for an estimator whose train_step changes nothing).
+  virtual std::any snapshot() const { return {}; }
+  virtual void restore(const std::any& /*snapshot*/) {}
 };
 
 enum class score_objective { ssm_vr, lse };
@@ -102,6 +110,41 @@ class parametric_latent_score final : public latent_score_estimator {
     return out.loss.item<double>();
   }
 
+  /// Deep copies of the stack's parameters and buffers (the soft signs), RMSProp's per-parameter state and
+  /// the probe stream. RMSProp updates its averages in place, so they are cloned, not shared.
+  std::any snapshot() const override {
+    saved_state saved;
+    saved.probe_generator = probe_generator_.clone();
+    for (const auto& t : stack_->parameters()) saved.parameters.push_back(t.detach().clone());
+    for (const auto& t : stack_->buffers()) saved.buffers.push_back(t.clone());
+    for (const auto& [key, state] : optimizer_.state())
+      saved.optimizer.emplace(key, deep_copy(static_cast<const torch::optim::RMSpropParamState&>(*state)));
+    return std::make_shared<const saved_state>(std::move(saved));  // std::any needs a copyable value
+  }
+
+  /// Puts back a snapshot of this estimator, in place: the optimiser keys its state by the parameters.
+  void restore(const std::any& snapshot) override {
+    const auto* held = std::any_cast<std::shared_ptr<const saved_state>>(&snapshot);
+    scorelift::detail::require(held != nullptr && *held != nullptr, "parametric_latent_score::restore",
+                               "argument 'snapshot' was not taken by parametric_latent_score::snapshot");
+    const saved_state& saved = **held;
+    auto parameters = stack_->parameters();
+    auto buffers = stack_->buffers();
+    scorelift::detail::require(saved.parameters.size() == parameters.size() && saved.buffers.size() == buffers.size(),
+                               "parametric_latent_score::restore", "argument 'snapshot' holds ",
+                               saved.parameters.size(), " parameters and ", saved.buffers.size(),
+                               " buffers but this estimator has ", parameters.size(), " and ", buffers.size());
+    {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(saved.parameters[i]);
+      for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved.buffers[i]);
+    }
+    std::remove_cvref_t<decltype(optimizer_.state())> state;  // entries the failed step added go too
+    for (const auto& [key, entry] : saved.optimizer) state.emplace(key, deep_copy(*entry));
+    optimizer_.state() = std::move(state);
+    probe_generator_ = saved.probe_generator.clone();
+  }
+
   /// ŝ = Σ_l κ_l f_l (κ ≡ +1 for residual SSM).
   torch::Tensor score(const torch::Tensor& z, const torch::Tensor& context) override {
     torch::NoGradGuard no_grad;
@@ -112,6 +155,22 @@ class parametric_latent_score final : public latent_score_estimator {
   torch_ext::ResidualStack& stack() { return stack_; }
 
  private:
+  using optimizer_state_map = std::remove_cvref_t<decltype(std::declval<torch::optim::RMSprop&>().state())>;
+  struct saved_state {
+    std::vector<torch::Tensor> parameters, buffers;
+    std::map<optimizer_state_map::key_type, std::unique_ptr<torch::optim::RMSpropParamState>> optimizer;
+    at::Generator probe_generator;
+  };
+
+  static std::unique_ptr<torch::optim::RMSpropParamState> deep_copy(const torch::optim::RMSpropParamState& state) {
+    auto copy = std::make_unique<torch::optim::RMSpropParamState>(state);
+    const auto clone = [](const torch::Tensor& t) { return t.defined() ? t.clone() : t; };
+    copy->square_avg(clone(state.square_avg()));
+    copy->momentum_buffer(clone(state.momentum_buffer()));
+    copy->grad_avg(clone(state.grad_avg()));
+    return copy;
+  }
+
   parametric_score_options options_;
   torch_ext::ResidualStack stack_;
   torch::optim::RMSprop optimizer_;

@@ -22,6 +22,7 @@
 
 #include <torch/torch.h>
 
+#include <any>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -65,9 +66,10 @@ class implicit_trainer {
                     " needs a latent score estimator (argument 'estimator' is null)");
   }
 
-  /// One alternating step on images x [B, data_dim]. A step that throws leaves the autoencoder, its
-  /// optimiser and the step count as they were; the score estimator's own updates of this step, taken
-  /// before the autoencoder's, are not undone (a trained network has no cheap copy to restore).
+  /// One alternating step on images x [B, data_dim]. A step that throws leaves everything as it was: the
+  /// autoencoder, its optimiser and the step count (the autoencoder's update is the last thing it does),
+  /// and the score estimator, whose updates come first and are undone from its snapshot(). (The global
+  /// random stream it drew from moves on, as after any call that draws.)
   step_report step(const torch::Tensor& images) {
     const auto& options = model_->options();
     scorelift::detail::require(images.dim() == 2 && images.size(1) == options.data_dim && images.size(0) >= 2,
@@ -76,6 +78,21 @@ class implicit_trainer {
     scorelift::detail::require(torch::isfinite(images).all().item<bool>(), "implicit_trainer::step",
                                "argument 'images' of shape ", scorelift::detail::tensor_shape_string(images),
                                " holds NaN or Inf");
+    const bool updates_estimator = estimator_ && estimator_->trainable();
+    const std::any before = updates_estimator ? estimator_->snapshot() : std::any{};
+    try {
+      return unchecked_step(images);
+    } catch (...) {
+      if (updates_estimator) estimator_->restore(before);
+      throw;
+    }
+  }
+
+  Autoencoder& model() { return model_; }
+
+ private:
+  step_report unchecked_step(const torch::Tensor& images) {
+    const auto& options = model_->options();
     const index_t particles = estimator_ ? estimator_->particles() : 1;
     // Blocks of K consecutive rows share one image (the layout nonparametric estimators expect).
     const torch::Tensor x = particles > 1 ? images.repeat_interleave(particles, 0) : images;
@@ -121,9 +138,6 @@ class implicit_trainer {
     return report;
   }
 
-  Autoencoder& model() { return model_; }
-
- private:
   Autoencoder model_;
   std::shared_ptr<latent_score_estimator> estimator_;
   torch::optim::RMSprop optimizer_;
