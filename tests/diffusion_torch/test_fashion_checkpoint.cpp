@@ -14,13 +14,12 @@
 #include <vector>
 
 #include "../../examples/fashion_mnist_diffusion/checkpoint.hpp"
-
-// After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
-#include <doctest/doctest.h>
+#include "torch/torch_test_support.hpp"  // (doctest, after LibTorch)
 
 namespace {
 namespace dt = scorelift::diffusion::torch_ext;
 using scorelift::examples::checkpoint_config;
+using scorelift::test::all_equal;
 
 /// A one-level run as fashion_diffusion builds it, shrunk: one UNet, its weight average, per-level signs,
 /// and an Adam whose parameters are split into two groups (the loader checks them one at a time).
@@ -58,11 +57,7 @@ struct small_run {
     optimiser.step();
   }
 
-  std::vector<torch::Tensor> weights() const {
-    std::vector<torch::Tensor> out;
-    for (const auto& p : nets[0]->parameters()) out.push_back(p.detach().clone());
-    return out;
-  }
+  std::vector<torch::Tensor> weights() const { return scorelift::test::copies(nets[0]->parameters()); }
 };
 
 /// Every Adam state entry by its key (the key type is std::string in LibTorch 1.13, a pointer in 2.x):
@@ -87,13 +82,6 @@ bool same_states(const States& a, const States& b) {
     for (std::size_t m = 0; m < 2; ++m)
       if (!torch::equal(found->second.second[m], entry.second[m])) return false;
   }
-  return true;
-}
-
-bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
   return true;
 }
 
@@ -141,8 +129,8 @@ TEST_CASE("fashion checkpoint: an optimiser state refused half-way leaves the ru
     CHECK(same_states(adam_states(optimiser.state()), states));
     CHECK(learning_rate(optimiser, 0) == 1e-3);
     CHECK(learning_rate(optimiser, 1) == 1e-3);
-    CHECK(same_tensors(run.weights(), weights));
-    CHECK(same_tensors(run.averages[0].averages(), averages));
+    CHECK(all_equal(run.weights(), weights));
+    CHECK(all_equal(run.averages[0].averages(), averages));
     CHECK(run.signs->state() == std::vector<double>{0.25, -0.5, 0.75, 1.0});
   }
   SUBCASE("a fresh optimiser keeps no state the refused load added") {
@@ -167,11 +155,11 @@ TEST_CASE("fashion checkpoint: a matching file restores nets, averages, Adam and
 
   small_run reader;  // other initial weights: the load must overwrite them
   auto optimiser = reader.adam(1e-3);
-  REQUIRE_FALSE(same_tensors(reader.weights(), writer.weights()));
+  REQUIRE_FALSE(all_equal(reader.weights(), writer.weights()));
   CHECK(scorelift::examples::load_checkpoint(path, config, reader.nets, reader.averages, optimiser, reader.signs,
                                              torch::kCPU) == 17);
-  CHECK(same_tensors(reader.weights(), writer.weights()));
-  CHECK(same_tensors(reader.averages[0].averages(), writer.averages[0].averages()));
+  CHECK(all_equal(reader.weights(), writer.weights()));
+  CHECK(all_equal(reader.averages[0].averages(), writer.averages[0].averages()));
   CHECK(reader.signs->state() == writer.signs->state());
   // Adam's state is keyed by the live parameters: one entry each, at step 1, and its moments are the
   // writer's if continuing both takes the same step (a fresh Adam's first step would differ).
@@ -181,6 +169,6 @@ TEST_CASE("fashion checkpoint: a matching file restores nets, averages, Adam and
   // Continuing both from here takes the same step.
   reader.step(optimiser, 0.25);
   writer.step(written, 0.25);
-  CHECK(same_tensors(reader.weights(), writer.weights()));
+  CHECK(all_equal(reader.weights(), writer.weights()));
   std::filesystem::remove(path);
 }

@@ -23,12 +23,12 @@
 #include "scorelift/implicit/torch/nonparametric_latent_score.hpp"
 #include "scorelift/implicit/torch/trainer.hpp"
 #include "scorelift/nonparametric/stein.hpp"
-
-// After LibTorch: its logging header defines glog's CHECK, which must not replace doctest's.
-#include <doctest/doctest.h>
+#include "torch/torch_test_support.hpp"  // (doctest, after LibTorch)
 
 namespace im = scorelift::implicit;
 using scorelift::index_t;
+using scorelift::test::all_equal;
+using scorelift::test::copies;
 
 TEST_CASE("entropy surrogate with the exact score has gradient −∇h for a Gaussian encoder") {
   // z = μ + σ ε, ε ~ N(0, I_D): h = D log σ + const, so ∂h/∂σ = D/σ and ∂h/∂μ = 0. With the exact
@@ -262,21 +262,6 @@ TEST_CASE("implicit_trainer steps reduce the loss and reject bad input") {
   // Reconstruction of a fixed batch: the loss (dominated by ‖x − x̂‖² ≈ 20/12 at the start) drops.
   CHECK(last < first - 0.5);
 }
-
-namespace {
-std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& tensors) {
-  std::vector<torch::Tensor> out;
-  for (const auto& t : tensors) out.push_back(t.detach().clone());
-  return out;
-}
-
-bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!torch::equal(a[i], b[i])) return false;
-  return true;
-}
-}  // namespace
 
 TEST_CASE(
     "parametric_latent_score: restore(snapshot()) undoes train steps exactly, RMSProp, signs and probes included") {
