@@ -78,9 +78,8 @@ bool same_states(const States& a, const States& b) {
   if (a.size() != b.size()) return false;
   for (const auto& [key, entry] : a) {
     const auto found = b.find(key);
-    if (found == b.end() || found->second.first != entry.first) return false;
-    for (std::size_t m = 0; m < 2; ++m)
-      if (!torch::equal(found->second.second[m], entry.second[m])) return false;
+    if (found == b.end() || found->second.first != entry.first || !all_equal(found->second.second, entry.second))
+      return false;
   }
   return true;
 }
@@ -116,8 +115,7 @@ TEST_CASE("fashion checkpoint: an optimiser state refused half-way leaves the ru
     run.step(optimiser, 0.0);
     const auto states = adam_states(optimiser.state());
     const auto weights = run.weights();
-    std::vector<torch::Tensor> averages;  // copies, so an in-place write could not go unseen
-    for (const auto& average : run.averages[0].averages()) averages.push_back(average.clone());
+    const auto averages = scorelift::test::copies(run.averages[0].averages());  // an in-place write shows
     REQUIRE(states.size() == run.first.size() + run.second.size());
     CHECK_THROWS_WITH_AS(scorelift::examples::load_checkpoint(path, config, run.nets, run.averages, optimiser, run.signs,
                                                               torch::kCPU),
@@ -136,9 +134,10 @@ TEST_CASE("fashion checkpoint: an optimiser state refused half-way leaves the ru
   SUBCASE("a fresh optimiser keeps no state the refused load added") {
     auto optimiser = run.adam(1e-3);
     REQUIRE(optimiser.state().empty());
-    CHECK_THROWS_AS(scorelift::examples::load_checkpoint(path, config, run.nets, run.averages, optimiser, run.signs,
-                                                         torch::kCPU),
-                    scorelift::invalid_argument);
+    CHECK_THROWS_WITH_AS(scorelift::examples::load_checkpoint(path, config, run.nets, run.averages, optimiser, run.signs,
+                                                              torch::kCPU),
+                         doctest::Contains("different size than the optimizer's parameter group"),
+                         scorelift::invalid_argument);
     CHECK(optimiser.state().empty());
   }
   std::filesystem::remove(path);

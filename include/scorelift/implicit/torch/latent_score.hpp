@@ -11,8 +11,9 @@
 // level (the paper reports that a single sign independent of x works for the VAE too).
 #pragma once
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <any>
 #include <cmath>
