@@ -45,9 +45,9 @@ TEST_CASE("knn_entropy converges to the entropy of a correlated Gaussian") {
   // h(N(0, Σ)) = ½ log det(2πe Σ). Σ = A Aᵀ with A lower-triangular; mean of 4 seeds of N = 1500,
   // k = 3; tolerance 0.06 nats. The estimator's finite-N bias grows with D and with correlation
   // (0.13 nats at D = 6 for strongly correlated Σ), hence moderate correlations here. Measured over 64
-  // seeds at D = 1, 2, 6: bias −0.002, −0.020, +0.028 nats, standard deviation of a 4-seed mean 0.015,
-  // 0.019, 0.028; these seeds are off by +0.007, −0.032, +0.032. An off-by-one k in ψ(k) would shift
-  // the estimate by ψ(3) − ψ(2) = 0.5.
+  // seeds at D = 1, 2, 6 (benchmarks/implicit_entropy/knn_tolerance.cpp): bias −0.002, −0.019, +0.028
+  // nats, standard deviation of a 4-seed mean 0.014, 0.019, 0.028; these seeds are off by +0.007,
+  // −0.032, +0.032. An off-by-one k in ψ(k) would shift the estimate by ψ(3) − ψ(2) = 0.5.
   for (const int d : {1, 2, 6}) {
     RowMatrix a = RowMatrix::Identity(d, d);
     for (int i = 0; i < d; ++i)
